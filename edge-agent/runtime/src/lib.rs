@@ -1,0 +1,1 @@
+//! Action runtimes: processes speaking the OpenWhisk action-runtime protocol, and the warm pool that keeps them.

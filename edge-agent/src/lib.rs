@@ -1,0 +1,1 @@
+//! The Fogwhisk edge agent.

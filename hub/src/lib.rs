@@ -1,0 +1,1 @@
+//! The Fogwhisk hub: the central service every site reports to.

@@ -1,0 +1,1 @@
+//! Wire types both Fogwhisk services speak: aggregate records and the hub API bodies.

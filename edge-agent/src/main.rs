@@ -1,1 +1,29 @@
-fn main() {}
+//! `fogwhisk-edge`: parses the command line, starts logs, and runs the agent or a namespace command.
+
+use clap::Parser;
+use fogwhisk_edge::cli::{self, Cli, Command};
+use fogwhisk_edge::startup::{shutdown_signal, Application};
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let settings = match cli.settings() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("fogwhisk-edge: {e:#}");
+            std::process::exit(2);
+        }
+    };
+    fogwhisk_edge::telemetry::init(&settings.log_format);
+    let result = match &cli.command {
+        Command::Namespaces { action } => cli::namespaces(&settings, action),
+        Command::Serve { .. } => match Application::build(settings).await {
+            Ok(app) => app.run_until_stopped(shutdown_signal()).await,
+            Err(e) => Err(e),
+        },
+    };
+    if let Err(e) = result {
+        eprintln!("fogwhisk-edge: {e:#}");
+        std::process::exit(1);
+    }
+}

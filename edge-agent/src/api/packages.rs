@@ -1,0 +1,205 @@
+//! `/namespaces/{ns}/packages`: packages and bindings, shared (published) packages, forced delete.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::entities::{check_key_values, existing_for_put, expect, merge_annotations, next_version, page, segment};
+use super::error::{ApiError, ApiResult};
+use super::extract::{Caller, JsonBody, QueryMap};
+use super::AppState;
+use crate::entity::common::now_ms;
+use crate::entity::package::{BindingRef, PackagePut};
+use crate::entity::{Collection, Entity, KeyVal, KeyValues, Package};
+
+/// Routes of the packages collection.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/namespaces/{ns}/packages", get(list))
+        .route("/api/v1/namespaces/{ns}/packages/{name}", get(get_one).put(put).delete(delete))
+}
+
+fn row(p: &Package) -> Value {
+    json!({
+        "namespace": p.namespace, "name": p.name, "version": p.version, "publish": p.publish,
+        "annotations": p.annotations,
+        "binding": p.binding.as_ref().map(|b| json!({"namespace": b.namespace, "name": b.name})).unwrap_or(json!(false)),
+        "updated": p.updated,
+    })
+}
+
+/// A package document as PUT and DELETE return it.
+pub fn package_json(p: &Package) -> Value {
+    json!({
+        "namespace": p.namespace, "name": p.name, "version": p.version, "publish": p.publish,
+        "parameters": p.parameters, "annotations": p.annotations, "binding": p.binding_json(), "updated": p.updated,
+    })
+}
+
+async fn list(State(s): State<Arc<AppState>>, c: Caller, Path(ns): Path<String>, q: QueryMap) -> ApiResult<Json<Value>> {
+    let ns = c.resolve(&ns);
+    let own = ns == c.namespace;
+    let public = q.flag("public", false)?;
+    let (skip, limit) = q.paging("packages")?;
+    let rows = s
+        .store
+        .list(&format!("{ns}/"))?
+        .into_iter()
+        .filter_map(|e| match e {
+            Entity::Package(p) if (own && !public) || (p.publish && p.binding.is_none()) => Some((p.updated, row(&p))),
+            _ => None,
+        })
+        .collect();
+    Ok(Json(page(rows, "packages", skip, limit, q.flag("count", false)?)))
+}
+
+fn load(s: &AppState, id: &str) -> ApiResult<Option<Package>> {
+    Ok(match s.store.get(id)? {
+        Some(Entity::Package(p)) => Some(p),
+        _ => None,
+    })
+}
+
+async fn get_one(State(s): State<Arc<AppState>>, c: Caller, Path((ns, name)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    segment(&name)?;
+    let ns = c.resolve(&ns);
+    let own = ns == c.namespace;
+    let found = s.store.get(&format!("{ns}/{name}"))?;
+    let p = match found {
+        Some(Entity::Package(p)) if own || (p.publish && p.binding.is_none()) => p,
+        _ if !own => return Err(ApiError::Forbidden),
+        other => return Err(expect(other, Collection::Packages).err().unwrap_or(ApiError::NotFound)),
+    };
+    let (rns, rname) = match &p.binding {
+        Some(b) => (b.namespace.clone(), b.name.clone()),
+        None => (ns.clone(), name.clone()),
+    };
+    let mut actions = Vec::new();
+    let mut feeds = Vec::new();
+    for e in s.store.list(&format!("{rns}/{rname}/"))? {
+        if let Entity::Action(a) = e {
+            let v = json!({"name": a.name, "version": a.version, "annotations": a.annotations, "parameters": a.parameters});
+            if a.annotations.get_value("feed").is_some() {
+                feeds.push(v);
+            } else {
+                actions.push(v);
+            }
+        }
+    }
+    let mut v = package_json(&p);
+    v["actions"] = json!(actions);
+    v["feeds"] = json!(feeds);
+    Ok(Json(v))
+}
+
+fn binding_of(s: &AppState, caller: &str, b: Option<crate::entity::package::BindingPut>) -> ApiResult<Option<BindingRef>> {
+    let Some(b) = b else { return Ok(None) };
+    let (Some(bns), Some(bname)) = (b.namespace, b.name) else {
+        return Ok(None);
+    };
+    let bns = if bns == "_" { caller.to_string() } else { bns };
+    segment(&bns)?;
+    segment(&bname)?;
+    match load(s, &format!("{bns}/{bname}"))? {
+        Some(t) if t.binding.is_some() => Err(ApiError::bad("Cannot bind to another package binding.")),
+        Some(t) if t.namespace == caller || t.publish => Ok(Some(BindingRef { namespace: bns, name: bname })),
+        Some(_) => Err(ApiError::Forbidden),
+        None => Err(ApiError::bad(format!("Binding references a package that does not exist: /{bns}/{bname}"))),
+    }
+}
+
+async fn put(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path((ns, name)): Path<(String, String)>,
+    q: QueryMap,
+    JsonBody(body): JsonBody<PackagePut>,
+) -> ApiResult<Json<Value>> {
+    segment(&name)?;
+    let ns = c.own(&ns)?;
+    if name == "default" {
+        return Err(ApiError::bad("Package name 'default' is reserved."));
+    }
+    let overwrite = q.flag("overwrite", false)?;
+    if let Some(p) = &body.parameters {
+        check_key_values("parameters", p)?;
+    }
+    if let Some(a) = &body.annotations {
+        check_key_values("annotations", a)?;
+    }
+    let binding = binding_of(&s, &c.namespace, body.binding.clone())?;
+    let id = format!("{ns}/{name}");
+    let saved = s.store.write(|tx| {
+        let old = match existing_for_put(tx.get(&id)?, Collection::Packages, overwrite)? {
+            Some(Entity::Package(p)) => Some(p),
+            _ => None,
+        };
+        let mut annotations =
+            merge_annotations(old.as_ref().map(|o| o.annotations.as_slice()).unwrap_or(&[]), body.annotations, None);
+        let binding = binding.or_else(|| old.as_ref().and_then(|o| o.binding.clone()));
+        if let Some(b) = &binding {
+            annotations.set("binding", json!({"namespace": b.namespace, "name": b.name}));
+        }
+        let p = Package {
+            namespace: ns.clone(),
+            name: name.clone(),
+            version: next_version(old.as_ref().map(|o| o.version.as_str()), body.version)?,
+            publish: body.publish.or(old.as_ref().map(|o| o.publish)).unwrap_or(false),
+            parameters: body.parameters.or(old.as_ref().map(|o| o.parameters.clone())).unwrap_or_default(),
+            annotations,
+            binding,
+            updated: now_ms(),
+        };
+        tx.put(&id, &Entity::Package(p.clone()))?;
+        Ok::<_, ApiError>(p)
+    })?;
+    Ok(Json(package_json(&saved)))
+}
+
+async fn delete(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path((ns, name)): Path<(String, String)>,
+    q: QueryMap,
+) -> ApiResult<Json<Value>> {
+    segment(&name)?;
+    let ns = c.own(&ns)?;
+    let force = q.flag("force", false)?;
+    let id = format!("{ns}/{name}");
+    let prefix = format!("{id}/");
+    let contents: Vec<String> = s
+        .store
+        .list(&prefix)?
+        .into_iter()
+        .filter_map(|e| match e {
+            Entity::Action(a) => Some(format!("{}/{}", a.namespace, a.name)),
+            _ => None,
+        })
+        .collect();
+    let gone = s.store.write(|tx| {
+        let e = expect(tx.get(&id)?, Collection::Packages)?;
+        if !contents.is_empty() && !force {
+            return Err(ApiError::Conflict(format!(
+                "Package not empty (contains {} entities). Set force param or delete package contents.",
+                contents.len()
+            )));
+        }
+        for a in &contents {
+            tx.delete(a)?;
+        }
+        tx.delete(&id)?;
+        Ok::<_, ApiError>(e)
+    })?;
+    match gone {
+        Entity::Package(p) => Ok(Json(package_json(&p))),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// Parameters list helper for system packages.
+pub fn params(kvs: &[(&str, Value)]) -> Vec<KeyVal> {
+    kvs.iter().map(|(k, v)| KeyVal::new(k, v.clone())).collect()
+}

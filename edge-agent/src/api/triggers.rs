@@ -1,0 +1,139 @@
+//! `/namespaces/{ns}/triggers`: triggers (with feed annotations) and firing them.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::actions::payload;
+use super::entities::{check_key_values, existing_for_put, expect, merge_annotations, next_version, page, segment};
+use super::error::{ApiError, ApiResult};
+use super::extract::{Caller, JsonBody, QueryMap, RawBody};
+use super::AppState;
+use crate::entity::common::now_ms;
+use crate::entity::trigger::TriggerPut;
+use crate::entity::{Collection, Entity, FullName, KeyValues, Trigger};
+
+/// Routes of the triggers collection.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/namespaces/{ns}/triggers", get(list))
+        .route("/api/v1/namespaces/{ns}/triggers/{name}", get(get_one).put(put).delete(delete).post(fire))
+}
+
+fn row(t: &Trigger) -> Value {
+    json!({"namespace": t.namespace, "name": t.name, "version": t.version, "publish": t.publish,
+        "annotations": t.annotations, "updated": t.updated})
+}
+
+async fn list(State(s): State<Arc<AppState>>, c: Caller, Path(ns): Path<String>, q: QueryMap) -> ApiResult<Json<Value>> {
+    let ns = c.own(&ns)?;
+    let (skip, limit) = q.paging("triggers")?;
+    let rows = s
+        .store
+        .list(&format!("{ns}/"))?
+        .into_iter()
+        .filter_map(|e| match e {
+            Entity::Trigger(t) => Some((t.updated, row(&t))),
+            _ => None,
+        })
+        .collect();
+    Ok(Json(page(rows, "triggers", skip, limit, q.flag("count", false)?)))
+}
+
+fn load(s: &AppState, c: &Caller, ns: &str, name: &str) -> ApiResult<Trigger> {
+    segment(name)?;
+    let ns = c.own(ns)?;
+    match expect(s.store.get(&format!("{ns}/{name}"))?, Collection::Triggers)? {
+        Entity::Trigger(t) => Ok(t),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+async fn get_one(State(s): State<Arc<AppState>>, c: Caller, Path((ns, name)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    Ok(Json(serde_json::to_value(load(&s, &c, &ns, &name)?).unwrap_or_default()))
+}
+
+async fn put(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path((ns, name)): Path<(String, String)>,
+    q: QueryMap,
+    JsonBody(body): JsonBody<TriggerPut>,
+) -> ApiResult<Json<Value>> {
+    segment(&name)?;
+    let ns = c.own(&ns)?;
+    let overwrite = q.flag("overwrite", false)?;
+    if let Some(a) = &body.annotations {
+        check_key_values("annotations", a)?;
+        if let Some(feed) = a.get_value("feed") {
+            let ok = feed.as_str().is_some_and(|f| FullName::parse(f, &ns).is_ok());
+            if !ok {
+                return Err(ApiError::bad("Feed name is not valid"));
+            }
+        }
+    }
+    if let Some(p) = &body.parameters {
+        check_key_values("parameters", p)?;
+    }
+    let id = format!("{ns}/{name}");
+    let saved = s.store.write(|tx| {
+        let old = match existing_for_put(tx.get(&id)?, Collection::Triggers, overwrite)? {
+            Some(Entity::Trigger(t)) => Some(t),
+            _ => None,
+        };
+        let t = Trigger {
+            namespace: ns.clone(),
+            name: name.clone(),
+            version: next_version(old.as_ref().map(|o| o.version.as_str()), body.version)?,
+            publish: body.publish.or(old.as_ref().map(|o| o.publish)).unwrap_or(false),
+            annotations: merge_annotations(old.as_ref().map(|o| o.annotations.as_slice()).unwrap_or(&[]), body.annotations, None),
+            parameters: body.parameters.or(old.as_ref().map(|o| o.parameters.clone())).unwrap_or_default(),
+            limits: Default::default(),
+            rules: old.and_then(|o| o.rules),
+            updated: now_ms(),
+        };
+        tx.put(&id, &Entity::Trigger(t.clone()))?;
+        Ok::<_, ApiError>(t)
+    })?;
+    Ok(Json(serde_json::to_value(saved).unwrap_or_default()))
+}
+
+async fn delete(State(s): State<Arc<AppState>>, c: Caller, Path((ns, name)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    segment(&name)?;
+    let ns = c.own(&ns)?;
+    let id = format!("{ns}/{name}");
+    let gone = s.store.write(|tx| {
+        let e = expect(tx.get(&id)?, Collection::Triggers)?;
+        tx.delete(&id)?;
+        Ok::<_, ApiError>(e)
+    })?;
+    Ok(Json(match gone {
+        Entity::Trigger(t) => serde_json::to_value(t).unwrap_or_default(),
+        _ => json!({}),
+    }))
+}
+
+async fn fire(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path((ns, name)): Path<(String, String)>,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let t = load(&s, &c, &ns, &name)?;
+    let args = payload(&s, &body)?;
+    match s.fire(&t, args).await? {
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+        Some(id) => {
+            let mut r = (StatusCode::ACCEPTED, Json(json!({"activationId": id}))).into_response();
+            if let Ok(v) = HeaderValue::from_str(&id) {
+                r.headers_mut().insert("x-openwhisk-activation-id", v);
+            }
+            Ok(r)
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The agent's settings: defaults, then a TOML file, then `FOGWHISK_EDGE_*` variables, then flags; validated once.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Everything the agent can be configured with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address of the OpenWhisk API.
+    pub listen: SocketAddr,
+    /// Folder of the store, keys and wskprops files.
+    pub data_dir: PathBuf,
+    /// This site's id (used when reporting to the hub).
+    pub site_id: String,
+    /// The API's public URL written to wskprops and given to actions; default `http://<listen>`.
+    pub api_host: Option<String>,
+    /// Log output: `text` or `json`.
+    pub log_format: String,
+    /// Seconds to let in-flight activations finish on shutdown.
+    pub shutdown_grace_secs: u64,
+    /// System limits.
+    pub limits: LimitSettings,
+    /// Namespace keys (`uuid:key`); generated when absent.
+    pub keys: KeySettings,
+    /// Activation retention.
+    pub activations: ActivationSettings,
+    /// Runtime processes.
+    pub pool: PoolSettings,
+}
+
+/// System limits, OpenWhisk's defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Invocations per minute per namespace.
+    pub invocations_per_minute: u32,
+    /// Activations in flight per namespace.
+    pub concurrent_invocations: u32,
+    /// Trigger fires per minute per namespace.
+    pub fires_per_minute: u32,
+    /// Largest invoke or fire payload, bytes.
+    pub max_payload_bytes: usize,
+    /// Largest request body (action code), bytes.
+    pub max_body_bytes: usize,
+    /// Highest per-action concurrency.
+    pub max_action_concurrency: u32,
+    /// Most atomic actions in a sequence.
+    pub sequence_max_length: usize,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            invocations_per_minute: 120,
+            concurrent_invocations: 100,
+            fires_per_minute: 60,
+            max_payload_bytes: 1024 * 1024,
+            max_body_bytes: 48 * 1024 * 1024 + 1024 * 1024,
+            max_action_concurrency: 500,
+            sequence_max_length: 50,
+        }
+    }
+}
+
+/// Keys of the built-in namespaces.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeySettings {
+    /// `guest` as `uuid:key`.
+    pub guest: Option<String>,
+    /// `whisk.system` as `uuid:key`.
+    pub whisk_system: Option<String>,
+}
+
+impl std::fmt::Debug for KeySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeySettings(***)")
+    }
+}
+
+/// How long activations are kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActivationSettings {
+    /// Most activations kept per namespace.
+    pub keep_count: usize,
+    /// Hours an activation is kept.
+    pub keep_hours: u64,
+}
+
+impl Default for ActivationSettings {
+    fn default() -> Self {
+        Self { keep_count: 10_000, keep_hours: 24 * 7 }
+    }
+}
+
+/// Runtime process pool.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolSettings {
+    /// Memory budget of all runtime processes, MB.
+    pub user_memory_mb: u64,
+    /// Seconds an idle initialized process is kept.
+    pub idle_timeout_secs: u64,
+    /// Node.js processes kept started ahead of need.
+    pub prewarm_nodejs: usize,
+    /// Python processes kept started ahead of need.
+    pub prewarm_python: usize,
+    /// Scratch folder of runtime processes; default a fresh temp folder.
+    pub runtime_dir: Option<PathBuf>,
+    /// Node.js binary; default found on PATH.
+    pub node: Option<PathBuf>,
+    /// Python 3 binary; default found on PATH.
+    pub python: Option<PathBuf>,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            user_memory_mb: 2048,
+            idle_timeout_secs: 600,
+            prewarm_nodejs: 1,
+            prewarm_python: 0,
+            runtime_dir: None,
+            node: None,
+            python: None,
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:3233".parse().expect("static address"),
+            data_dir: PathBuf::from("fogwhisk-data"),
+            site_id: "site".into(),
+            api_host: None,
+            log_format: "text".into(),
+            shutdown_grace_secs: 30,
+            limits: LimitSettings::default(),
+            keys: KeySettings::default(),
+            activations: ActivationSettings::default(),
+            pool: PoolSettings::default(),
+        }
+    }
+}
+
+/// A configuration problem, naming the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Parsing failed (figment names the key and the source).
+    #[error("invalid configuration: {0}")]
+    Parse(#[from] Box<figment::Error>),
+    /// A value is out of range.
+    #[error("invalid configuration: setting '{setting}': {reason}")]
+    Invalid {
+        /// Dotted setting name.
+        setting: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Settings {
+    /// Loads defaults ← `file` ← environment ← `overrides` (flags), then validates.
+    pub fn load(file: Option<&Path>, overrides: Figment) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(f) = file {
+            fig = fig.merge(Toml::file_exact(f));
+        }
+        fig = fig.merge(Env::prefixed("FOGWHISK_EDGE_").split("__")).merge(overrides);
+        let s: Settings = fig.extract().map_err(Box::new)?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |setting, reason: &str| Err(ConfigError::Invalid { setting, reason: reason.into() });
+        let l = &self.limits;
+        if l.invocations_per_minute == 0 {
+            return bad("limits.invocations_per_minute", "must be at least 1");
+        }
+        if l.concurrent_invocations == 0 {
+            return bad("limits.concurrent_invocations", "must be at least 1");
+        }
+        if l.fires_per_minute == 0 {
+            return bad("limits.fires_per_minute", "must be at least 1");
+        }
+        if l.max_payload_bytes < 1024 {
+            return bad("limits.max_payload_bytes", "must be at least 1024");
+        }
+        if l.max_body_bytes < l.max_payload_bytes {
+            return bad("limits.max_body_bytes", "must be at least limits.max_payload_bytes");
+        }
+        if l.max_action_concurrency == 0 {
+            return bad("limits.max_action_concurrency", "must be at least 1");
+        }
+        if !(1..=1000).contains(&l.sequence_max_length) {
+            return bad("limits.sequence_max_length", "must be between 1 and 1000");
+        }
+        if self.activations.keep_count == 0 {
+            return bad("activations.keep_count", "must be at least 1");
+        }
+        if self.pool.user_memory_mb < 128 {
+            return bad("pool.user_memory_mb", "must be at least 128");
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return bad("log_format", "must be 'text' or 'json'");
+        }
+        if crate::entity::name::validate_segment(&self.site_id).is_err() {
+            return bad("site_id", "must be a valid name (letters, digits, _ @ . & -)");
+        }
+        for (setting, key) in [("keys.guest", &self.keys.guest), ("keys.whisk_system", &self.keys.whisk_system)] {
+            if let Some(k) = key {
+                if crate::identity::Credentials::parse(k).is_err() {
+                    return bad(setting, "must look like <uuid>:<secret> with a secret of at least 8 characters");
+                }
+            }
+        }
+        if let Some(h) = &self.api_host {
+            if !(h.starts_with("http://") || h.starts_with("https://")) {
+                return bad("api_host", "must start with http:// or https://");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_openwhisks() {
+        let s = Settings::load(None, Figment::new()).unwrap();
+        assert_eq!(s.listen.port(), 3233);
+        assert_eq!(s.limits.invocations_per_minute, 120);
+    }
+
+    #[test]
+    fn file_then_flags_and_errors_name_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("edge.toml");
+        std::fs::write(&f, "site_id = \"torino\"\n[limits]\nfires_per_minute = 5\n").unwrap();
+        let s = Settings::load(Some(&f), Figment::new()).unwrap();
+        assert_eq!((s.site_id.as_str(), s.limits.fires_per_minute), ("torino", 5));
+        let over = Figment::from(Serialized::default("site_id", "milano"));
+        assert_eq!(Settings::load(Some(&f), over).unwrap().site_id, "milano");
+        std::fs::write(&f, "[limits]\nfires_per_minute = 0\n").unwrap();
+        let e = Settings::load(Some(&f), Figment::new()).unwrap_err().to_string();
+        assert!(e.contains("limits.fires_per_minute"), "{e}");
+        std::fs::write(&f, "[limits]\nfire_per_minute = 3\n").unwrap();
+        let e = Settings::load(Some(&f), Figment::new()).unwrap_err().to_string();
+        assert!(e.contains("fire_per_minute"), "{e}");
+    }
+}

@@ -1,0 +1,91 @@
+//! Fires a trigger: every linked rule is processed, active ones invoke their action non-blocking, and a trigger activation records each outcome.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::{resolve_action, InvokeOptions, Invoked};
+use crate::api::error::ApiError;
+use crate::entity::activation::new_activation_id;
+use crate::entity::common::now_ms;
+use crate::entity::{Activation, FullName, KeyVal, KeyValues, Outcome, Response, RuleStatus, Trigger};
+use crate::state::AppState;
+use crate::throttle::RateKind;
+
+impl AppState {
+    /// Fires `trigger` for its owner; `None` when no rule is active (204).
+    pub async fn fire(self: &Arc<Self>, trigger: &Trigger, payload: Map<String, Value>) -> Result<Option<String>, ApiError> {
+        let ns = trigger.namespace.clone();
+        if let Err(e) = self.throttles.check_rate(RateKind::Fires, &ns, self.settings.limits.fires_per_minute) {
+            self.metrics.throttle("fires_per_minute");
+            return Err(ApiError::Throttled(e.0));
+        }
+        let rules = trigger.rules.clone().unwrap_or_default();
+        if !rules.values().any(|l| l.status == RuleStatus::Active) {
+            return Ok(None);
+        }
+        self.metrics.fires.inc();
+        let mut args = trigger.parameters.to_object();
+        args.extend(payload.clone());
+        let mut logs = Vec::new();
+        for (rule_id, link) in &rules {
+            let action_id = link.action.doc_id();
+            if link.status != RuleStatus::Active {
+                logs.push(
+                    json!({"statusCode": 1, "success": false, "rule": rule_id, "action": action_id,
+                        "error": format!("Rule '{rule_id}' is inactive, action '{action_id}' was not activated.")})
+                    .to_string(),
+                );
+                continue;
+            }
+            let outcome = self.fire_rule(&ns, &link.action.path, &link.action.name, args.clone()).await;
+            let line = match outcome {
+                Ok(id) => json!({"statusCode": 0, "success": true, "activationId": id, "rule": rule_id, "action": action_id}),
+                Err(e) => {
+                    let code = if e.status().is_server_error() { 3 } else { 1 };
+                    json!({"statusCode": code, "success": false, "rule": rule_id, "action": action_id, "error": e.public_message()})
+                }
+            };
+            logs.push(line.to_string());
+        }
+        let id = new_activation_id();
+        let record = Activation {
+            activation_id: id.clone(),
+            namespace: ns.clone(),
+            name: trigger.name.clone(),
+            version: trigger.version.clone(),
+            publish: false,
+            subject: ns.clone(),
+            start: now_ms(),
+            end: 0,
+            cause: None,
+            duration: None,
+            response: Response { status: Outcome::Success, result: Value::Object(payload), size: None },
+            logs,
+            annotations: vec![KeyVal::new("path", json!(format!("{ns}/{}", trigger.name)))],
+        };
+        self.activations.write(record).await?;
+        Ok(Some(id))
+    }
+
+    async fn fire_rule(
+        self: &Arc<Self>,
+        ns: &str,
+        path: &str,
+        name: &str,
+        args: Map<String, Value>,
+    ) -> Result<String, ApiError> {
+        let (action_ns, pkg) = match path.split_once('/') {
+            Some((n, p)) => (n, Some(p)),
+            None => (path, None),
+        };
+        let fqn = FullName::new(action_ns, pkg, name).map_err(|e| ApiError::bad(e.to_string()))?;
+        let resolved = resolve_action(&self.store, ns, &fqn)?;
+        let opts = InvokeOptions { blocking: false, wait: Duration::ZERO };
+        match self.invoke(ns, resolved, args, opts).await? {
+            Invoked::Pending(id) => Ok(id),
+            Invoked::Done(a) => Ok(a.activation_id),
+        }
+    }
+}

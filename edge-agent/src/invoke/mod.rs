@@ -1,0 +1,119 @@
+//! Invocation: throttles, then a background activation (primitive or sequence) whose record is stored, awaited when blocking.
+
+mod primitive;
+pub mod resolve;
+mod sequence;
+pub mod fire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+
+use crate::api::error::ApiError;
+use crate::entity::activation::new_activation_id;
+use crate::entity::Activation;
+use crate::state::AppState;
+use crate::throttle::RateKind;
+pub use resolve::{check_final, resolve_action, Resolved};
+
+/// How a caller wants an invocation.
+#[derive(Debug, Clone)]
+pub struct InvokeOptions {
+    /// Wait for the result.
+    pub blocking: bool,
+    /// How long a blocking caller waits.
+    pub wait: Duration,
+}
+
+/// What the caller gets back.
+pub enum Invoked {
+    /// The activation finished within the wait.
+    Done(Box<Activation>),
+    /// Still running (or non-blocking): its id.
+    Pending(String),
+}
+
+/// Where an activation sits in a sequence.
+#[derive(Debug, Clone, Default)]
+pub struct Lineage {
+    /// The parent sequence's activation id.
+    pub cause: Option<String>,
+}
+
+impl AppState {
+    /// Invokes an action for `caller` with throttles, storing its activation record.
+    pub async fn invoke(
+        self: &Arc<Self>,
+        caller: &str,
+        r: Resolved,
+        payload: Map<String, Value>,
+        opts: InvokeOptions,
+    ) -> Result<Invoked, ApiError> {
+        let limits = &self.settings.limits;
+        if let Err(e) = self.throttles.check_rate(RateKind::Invocations, caller, limits.invocations_per_minute) {
+            self.metrics.throttle("invocations_per_minute");
+            return Err(ApiError::Throttled(e.0));
+        }
+        let slot = match self.throttles.enter(caller, limits.concurrent_invocations) {
+            Ok(s) => s,
+            Err(e) => {
+                self.metrics.throttle("concurrent_invocations");
+                return Err(ApiError::Throttled(e.0));
+            }
+        };
+        let id = new_activation_id();
+        let (done_tx, done_rx) = oneshot::channel();
+        let state = self.clone();
+        let caller = caller.to_string();
+        let task_id = id.clone();
+        self.tasks.spawn(async move {
+            let _slot = slot;
+            let record = state.execute(&caller, &r, payload, task_id, Lineage::default()).await;
+            let _ = done_tx.send(record);
+        });
+        if !opts.blocking {
+            return Ok(Invoked::Pending(id));
+        }
+        match tokio::time::timeout(opts.wait, done_rx).await {
+            Ok(Ok(record)) => Ok(Invoked::Done(Box::new(record))),
+            Ok(Err(_)) => Err(ApiError::Internal(format!("activation {id} ended without a record"))),
+            Err(_) => Ok(Invoked::Pending(id)),
+        }
+    }
+
+    /// Runs an action (primitive or sequence), stores and returns its record.
+    pub(crate) async fn execute(
+        self: &Arc<Self>,
+        caller: &str,
+        r: &Resolved,
+        payload: Map<String, Value>,
+        id: String,
+        lineage: Lineage,
+    ) -> Activation {
+        let record = if r.action.exec.is_sequence() {
+            Box::pin(self.run_sequence(caller, r, payload, id, lineage)).await
+        } else {
+            self.run_primitive(caller, r, payload, id, lineage).await
+        };
+        self.metrics
+            .invocations
+            .get_or_create(&crate::metrics::StatusLabel { status: status_label(&record).into() })
+            .inc();
+        if let Err(e) = self.activations.write(record.clone()).await {
+            tracing::error!(activation = %record.activation_id, error = %e, "activation record not stored");
+        }
+        record
+    }
+}
+
+fn status_label(a: &Activation) -> &'static str {
+    use crate::entity::Outcome::*;
+    match a.response.status {
+        Success => "success",
+        ApplicationError => "application_error",
+        DeveloperError => "developer_error",
+        WhiskError => "whisk_error",
+    }
+}

@@ -1,0 +1,215 @@
+//! Builds a running agent from settings (data folder, keys, store, pool, listener) and runs it until shutdown.
+
+use std::future::{Future, IntoFuture};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use fogwhisk_runtime::{Pool, PoolConfig, RuntimeKind};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Settings;
+use crate::identity::{self, Credentials, Identities, NamespaceMap, GUEST_NAMESPACE, SYSTEM_NAMESPACE};
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::store::{ActivationWriter, Store};
+use crate::throttle::Throttles;
+
+/// A built agent, bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    writer_stop: CancellationToken,
+    background: Vec<(&'static str, JoinHandle<()>)>,
+    _runtime_dir: Option<tempfile::TempDir>,
+}
+
+/// Writes the wskprops files for the built-in namespaces.
+fn write_wskprops(data: &Path, api_host: &str, map: &NamespaceMap) -> anyhow::Result<()> {
+    for (ns, file) in [(GUEST_NAMESPACE, "wskprops"), (SYSTEM_NAMESPACE, "wskprops-whisk.system")] {
+        let c = &map[ns];
+        let text = format!("APIHOST={api_host}\nAUTH={}\nNAMESPACE={ns}\nAPIVERSION=v1\n", c.to_auth());
+        identity::write_private(&data.join(file), text.as_bytes()).with_context(|| format!("writing {file}"))?;
+    }
+    Ok(())
+}
+
+fn parse_key(k: &Option<String>) -> anyhow::Result<Option<Credentials>> {
+    k.as_deref().map(Credentials::parse).transpose().context("invalid namespace key")
+}
+
+impl Application {
+    /// Prepares the data folder, store, keys, runtime pool and listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let data = settings.data_dir.clone();
+        std::fs::create_dir_all(&data).with_context(|| format!("creating data folder {}", data.display()))?;
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("securing data folder {}", data.display()))?;
+        let map = identity::ensure_builtin(&data, parse_key(&settings.keys.guest)?, parse_key(&settings.keys.whisk_system)?)?;
+        let store = Store::open(&data.join("store.redb"))?;
+        crate::system::install(&store).context("installing system packages")?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("binding the API to {}", settings.listen))?;
+        let addr = listener.local_addr()?;
+        let api_host = settings.api_host.clone().unwrap_or_else(|| format!("http://{addr}"));
+        write_wskprops(&data, &api_host, &map)?;
+
+        let (runtime_dir, temp) = match &settings.pool.runtime_dir {
+            Some(d) => (d.clone(), None),
+            None => {
+                let t = tempfile::Builder::new().prefix("fogwhisk-runtime-").tempdir()?;
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        std::fs::create_dir_all(&runtime_dir)?;
+        std::fs::set_permissions(&runtime_dir, std::fs::Permissions::from_mode(0o755))?;
+        let mut pc = PoolConfig::new(runtime_dir);
+        pc.api_host = api_host.clone();
+        pc.user_memory_mb = settings.pool.user_memory_mb;
+        pc.idle_timeout = Duration::from_secs(settings.pool.idle_timeout_secs);
+        pc.prewarm = vec![
+            (RuntimeKind::Nodejs20, settings.pool.prewarm_nodejs),
+            (RuntimeKind::Python311, settings.pool.prewarm_python),
+        ];
+        if let Some(n) = &settings.pool.node {
+            pc.node_bin = n.clone();
+        }
+        if let Some(p) = &settings.pool.python {
+            pc.python_bin = p.clone();
+        }
+        pc.max_result_bytes = settings.limits.max_payload_bytes;
+        let pool = Pool::start(pc).await.context("starting the runtime pool")?;
+
+        let stop = CancellationToken::new();
+        let writer_stop = CancellationToken::new();
+        let (activations, writer) = ActivationWriter::start(store.clone(), writer_stop.clone());
+        let purge = spawn_purge(store.clone(), &settings, stop.clone());
+        let state = Arc::new(AppState {
+            api_host,
+            store,
+            activations,
+            identities: Identities::new(&data)?,
+            pool,
+            throttles: Throttles::default(),
+            metrics: Metrics::new(),
+            tasks: TaskTracker::new(),
+            stop,
+            settings,
+        });
+        Ok(Self {
+            listener,
+            state,
+            writer_stop,
+            background: vec![("activation writer", writer), ("activation purge", purge)],
+            _runtime_dir: temp,
+        })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The URL clients use.
+    pub fn api_host(&self) -> &str {
+        &self.state.api_host
+    }
+
+    /// The shared state (for tests and embedding).
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then drains: HTTP requests and activations finish within the grace period.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let state = self.state.clone();
+        let grace = Duration::from_secs(state.settings.shutdown_grace_secs);
+        tracing::info!(api = %state.api_host, site = %state.settings.site_id, "edge agent serving");
+        let app = crate::api::router(state.clone());
+        let stop = state.stop.clone();
+        let signal = {
+            let stop = stop.clone();
+            async move {
+                tokio::select! {
+                    _ = shutdown => {}
+                    _ = stop.cancelled() => {}
+                }
+                stop.cancel();
+            }
+        };
+        let mut server = tokio::spawn(axum::serve(self.listener, app).with_graceful_shutdown(signal).into_future());
+        let ended_early = tokio::select! {
+            r = &mut server => Some(r),
+            _ = stop.cancelled() => None,
+        };
+        match ended_early {
+            Some(r) => r.context("API server task")?.context("API server")?,
+            None => {
+                tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining requests and activations");
+                if tokio::time::timeout(grace, &mut server).await.is_err() {
+                    tracing::warn!("open requests did not finish within the grace period");
+                    server.abort();
+                }
+            }
+        }
+        state.tasks.close();
+        if tokio::time::timeout(grace, state.tasks.wait()).await.is_err() {
+            tracing::warn!("activations still running after the grace period are abandoned");
+        }
+        state.pool.shutdown().await;
+        self.writer_stop.cancel();
+        for (name, h) in self.background {
+            if let Err(e) = h.await {
+                tracing::error!(task = name, error = %e, "background task failed");
+            }
+        }
+        tracing::info!("edge agent stopped");
+        Ok(())
+    }
+}
+
+fn spawn_purge(store: Store, settings: &Settings, stop: CancellationToken) -> JoinHandle<()> {
+    let keep = settings.activations.keep_count;
+    let age = Duration::from_secs(settings.activations.keep_hours * 3600);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tick.tick() => {
+                    let s = store.clone();
+                    match tokio::task::spawn_blocking(move || s.purge_activations(keep, age)).await {
+                        Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "old activations purged"),
+                        Ok(Err(e)) => tracing::warn!(error = %e, "activation purge failed"),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,240 @@
+//! Activation records in the store: group-committed writes, newest-first listing, and bounded retention.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use redb::ReadableTable;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::{Store, StoreError, ACTIVATIONS, ACTIVATION_INDEX};
+use crate::entity::Activation;
+
+/// Filters of `GET /activations`.
+#[derive(Debug, Clone, Default)]
+pub struct ActivationFilter {
+    /// `action`, `pkg/action` or a trigger name.
+    pub name: Option<String>,
+    /// Only activations that started at or after this (epoch ms).
+    pub since: Option<u64>,
+    /// Only activations that started at or before this (epoch ms).
+    pub upto: Option<u64>,
+    /// Rows to skip.
+    pub skip: usize,
+    /// Rows to return at most.
+    pub limit: usize,
+}
+
+fn matches_name(a: &Activation, name: &str) -> bool {
+    if a.name == name {
+        return true;
+    }
+    let path = a.path();
+    path.split_once('/').is_some_and(|(_, rel)| rel == name)
+}
+
+impl Store {
+    /// Reads one activation.
+    pub fn get_activation(&self, id: &str) -> Result<Option<Activation>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(ACTIVATIONS)?;
+        let found = t.get(id)?;
+        match found {
+            Some(v) => serde_json::from_slice(v.value())
+                .map(Some)
+                .map_err(|source| StoreError::Corrupt { key: id.to_string(), source }),
+            None => Ok(None),
+        }
+    }
+
+    /// Activations of `namespace`, newest first, filtered; with `count_only` only their number is exact.
+    pub fn list_activations(
+        &self,
+        namespace: &str,
+        f: &ActivationFilter,
+    ) -> Result<(Vec<Activation>, usize), StoreError> {
+        let tx = self.db.begin_read()?;
+        let index = tx.open_table(ACTIVATION_INDEX)?;
+        let docs = tx.open_table(ACTIVATIONS)?;
+        let lo = (namespace, f.since.unwrap_or(0), "");
+        let hi = (namespace, f.upto.unwrap_or(u64::MAX - 1), "\u{10ffff}");
+        let mut out = Vec::new();
+        let mut matched = 0usize;
+        for row in index.range(lo..=hi)?.rev() {
+            let (k, _) = row?;
+            let (_, _, id) = k.value();
+            let Some(doc) = docs.get(id)? else { continue };
+            let a: Activation = serde_json::from_slice(doc.value())
+                .map_err(|source| StoreError::Corrupt { key: id.to_string(), source })?;
+            if let Some(n) = &f.name {
+                if !matches_name(&a, n) {
+                    continue;
+                }
+            }
+            matched += 1;
+            if matched > f.skip && out.len() < f.limit {
+                out.push(a);
+            }
+        }
+        Ok((out, matched))
+    }
+
+    fn insert_activations(&self, batch: &[Activation]) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut docs = tx.open_table(ACTIVATIONS)?;
+            let mut index = tx.open_table(ACTIVATION_INDEX)?;
+            for a in batch {
+                let bytes = serde_json::to_vec(a).map_err(|e| StoreError::Db(e.to_string()))?;
+                docs.insert(a.activation_id.as_str(), bytes.as_slice())?;
+                index.insert((a.namespace.as_str(), a.start, a.activation_id.as_str()), ())?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes activations beyond `keep_count` per namespace or older than `max_age`; returns how many.
+    pub fn purge_activations(&self, keep_count: usize, max_age: Duration) -> Result<usize, StoreError> {
+        let cutoff = crate::entity::common::now_ms().saturating_sub(max_age.as_millis() as u64);
+        let mut doomed: Vec<(String, u64, String)> = Vec::new();
+        {
+            let tx = self.db.begin_read()?;
+            let index = tx.open_table(ACTIVATION_INDEX)?;
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            for row in index.iter()?.rev() {
+                let (k, _) = row?;
+                let (ns, start, id) = k.value();
+                let n = seen.entry(ns.to_string()).or_default();
+                *n += 1;
+                if *n > keep_count || start < cutoff {
+                    doomed.push((ns.to_string(), start, id.to_string()));
+                }
+            }
+        }
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        let tx = self.db.begin_write()?;
+        {
+            let mut docs = tx.open_table(ACTIVATIONS)?;
+            let mut index = tx.open_table(ACTIVATION_INDEX)?;
+            for (ns, start, id) in &doomed {
+                index.remove((ns.as_str(), *start, id.as_str()))?;
+                docs.remove(id.as_str())?;
+            }
+        }
+        tx.commit()?;
+        Ok(doomed.len())
+    }
+}
+
+type Pending = (Activation, oneshot::Sender<Result<(), String>>);
+
+/// Writes activations in groups: many concurrent records share one durable commit.
+#[derive(Clone)]
+pub struct ActivationWriter {
+    tx: mpsc::Sender<Pending>,
+}
+
+/// Most records in one commit.
+const MAX_BATCH: usize = 512;
+
+impl ActivationWriter {
+    /// Starts the writer task; it drains what is queued and stops when `stop` is cancelled.
+    pub fn start(store: Store, stop: CancellationToken) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::channel::<Pending>(4096);
+        let handle = tokio::spawn(async move {
+            loop {
+                let first = tokio::select! {
+                    m = rx.recv() => m,
+                    _ = stop.cancelled() => { rx.close(); rx.recv().await }
+                };
+                let Some(first) = first else { break };
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let (records, acks): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                let s = store.clone();
+                let result = tokio::task::spawn_blocking(move || s.insert_activations(&records))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()));
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, "cannot store activations");
+                }
+                for ack in acks {
+                    let _ = ack.send(result.clone());
+                }
+            }
+            tracing::debug!("activation writer stopped");
+        });
+        (Self { tx }, handle)
+    }
+
+    /// Stores one record durably; returns once it is committed.
+    pub async fn write(&self, a: Activation) -> Result<(), StoreError> {
+        let (ack, done) = oneshot::channel();
+        self.tx.send((a, ack)).await.map_err(|_| StoreError::Db("activation writer stopped".into()))?;
+        done.await
+            .map_err(|_| StoreError::Db("activation writer stopped".into()))?
+            .map_err(StoreError::Db)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::{activation::new_activation_id, KeyVal, Outcome, Response};
+    use serde_json::json;
+
+    fn act(ns: &str, name: &str, start: u64) -> Activation {
+        Activation {
+            activation_id: new_activation_id(),
+            namespace: ns.into(),
+            name: name.into(),
+            version: "0.0.1".into(),
+            publish: false,
+            subject: ns.into(),
+            start,
+            end: start + 1,
+            cause: None,
+            duration: None,
+            response: Response { status: Outcome::Success, result: json!({}), size: None },
+            logs: vec![],
+            annotations: vec![KeyVal::new("path", json!(format!("{ns}/pkg/{name}")))],
+        }
+    }
+
+    #[tokio::test]
+    async fn lists_newest_first_with_filters_and_purges() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let stop = CancellationToken::new();
+        let (w, h) = ActivationWriter::start(store.clone(), stop.clone());
+        let now = crate::entity::common::now_ms();
+        for i in 0..10 {
+            w.write(act("guest", if i % 2 == 0 { "even" } else { "odd" }, now + i)).await.unwrap();
+        }
+        w.write(act("other", "even", now)).await.unwrap();
+        let all = ActivationFilter { limit: 100, ..Default::default() };
+        let (rows, n) = store.list_activations("guest", &all).unwrap();
+        assert_eq!(n, 10);
+        assert!(rows.windows(2).all(|w| w[0].start >= w[1].start));
+        let f = ActivationFilter { name: Some("pkg/even".into()), skip: 1, limit: 2, ..Default::default() };
+        let (rows, n) = store.list_activations("guest", &f).unwrap();
+        assert_eq!((rows.len(), n), (2, 5));
+        assert_eq!(rows[0].start, now + 6);
+        let f = ActivationFilter { since: Some(now + 8), limit: 100, ..Default::default() };
+        assert_eq!(store.list_activations("guest", &f).unwrap().1, 2);
+        assert_eq!(store.purge_activations(3, Duration::from_secs(3600)).unwrap(), 7);
+        assert_eq!(store.list_activations("guest", &all).unwrap().1, 3);
+        assert_eq!(store.list_activations("other", &all).unwrap().1, 1);
+        stop.cancel();
+        h.await.unwrap();
+    }
+}

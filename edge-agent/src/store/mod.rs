@@ -1,0 +1,185 @@
+//! The site's durable store (redb in the data folder): entities and activations, crash-safe on every commit.
+
+mod activations;
+
+pub use activations::{ActivationFilter, ActivationWriter};
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, ReadableTable, TableDefinition};
+
+use crate::entity::Entity;
+
+pub(crate) const ENTITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entities");
+pub(crate) const ACTIVATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("activations");
+/// (namespace, start ms, activation id) → (); lists activations newest-first.
+pub(crate) const ACTIVATION_INDEX: TableDefinition<(&str, u64, &str), ()> = TableDefinition::new("activation_index");
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened.
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        /// File path.
+        path: String,
+        /// Cause.
+        source: redb::DatabaseError,
+    },
+    /// A read or write failed.
+    #[error("store operation failed: {0}")]
+    Db(String),
+    /// A stored document could not be decoded.
+    #[error("stored document {key} is corrupt: {source}")]
+    Corrupt {
+        /// Key.
+        key: String,
+        /// Cause.
+        source: serde_json::Error,
+    },
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::Db(e.to_string()) }
+        }
+    )*};
+}
+db_err!(redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+
+/// Handle on the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) db: Arc<Database>,
+}
+
+/// Entity reads and writes inside one write transaction.
+pub struct EntityTx<'a> {
+    table: redb::Table<'a, &'static str, &'static [u8]>,
+}
+
+impl EntityTx<'_> {
+    /// Reads a document.
+    pub fn get(&self, id: &str) -> Result<Option<Entity>, StoreError> {
+        match self.table.get(id)? {
+            Some(v) => decode(id, v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes a document.
+    pub fn put(&mut self, id: &str, e: &Entity) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(e).map_err(|e| StoreError::Db(e.to_string()))?;
+        self.table.insert(id, bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// Deletes a document, returning it.
+    pub fn delete(&mut self, id: &str) -> Result<Option<Entity>, StoreError> {
+        let old = self.table.remove(id)?.map(|v| decode(id, v.value()));
+        old.transpose()
+    }
+}
+
+fn decode(key: &str, bytes: &[u8]) -> Result<Entity, StoreError> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt { key: key.to_string(), source })
+}
+
+impl Store {
+    /// Opens (or creates) the store file.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path)
+            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        let tx = db.begin_write()?;
+        {
+            tx.open_table(ENTITIES)?;
+            tx.open_table(ACTIVATIONS)?;
+            tx.open_table(ACTIVATION_INDEX)?;
+        }
+        tx.commit()?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    /// Reads one entity.
+    pub fn get(&self, id: &str) -> Result<Option<Entity>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(ENTITIES)?;
+        let found = t.get(id)?;
+        match found {
+            Some(v) => decode(id, v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs `f` in one durable write transaction; nothing is written if it fails.
+    pub fn write<R, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut EntityTx<'_>) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let tx = self.db.begin_write().map_err(StoreError::from)?;
+        let r = {
+            let table = tx.open_table(ENTITIES).map_err(StoreError::from)?;
+            let mut etx = EntityTx { table };
+            f(&mut etx)?
+        };
+        tx.commit().map_err(StoreError::from)?;
+        Ok(r)
+    }
+
+    /// Every entity whose id starts with `prefix` (e.g. `guest/`).
+    pub fn list(&self, prefix: &str) -> Result<Vec<Entity>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(ENTITIES)?;
+        let mut out = Vec::new();
+        for row in t.range(prefix..)? {
+            let (k, v) = row?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            out.push(decode(k.value(), v.value())?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::{Trigger, KeyVal};
+
+    fn trigger(name: &str) -> Entity {
+        Entity::Trigger(Trigger {
+            namespace: "guest".into(),
+            name: name.into(),
+            version: "0.0.1".into(),
+            publish: false,
+            annotations: vec![KeyVal::new("a", serde_json::json!(1))],
+            parameters: vec![],
+            limits: Default::default(),
+            rules: None,
+            updated: 1,
+        })
+    }
+
+    #[test]
+    fn entities_survive_reopen_and_failed_writes_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        {
+            let s = Store::open(&path).unwrap();
+            s.write::<_, StoreError>(|tx| tx.put("guest/t1", &trigger("t1"))).unwrap();
+            let r: Result<(), StoreError> = s.write(|tx| {
+                tx.put("guest/t2", &trigger("t2"))?;
+                Err(StoreError::Db("abort".into()))
+            });
+            assert!(r.is_err());
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.get("guest/t1").unwrap(), Some(trigger("t1")));
+        assert_eq!(s.get("guest/t2").unwrap(), None);
+        assert_eq!(s.list("guest/").unwrap().len(), 1);
+        assert_eq!(s.list("gue/").unwrap().len(), 0);
+    }
+}

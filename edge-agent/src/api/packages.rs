@@ -137,6 +137,15 @@ async fn put(
             Some(Entity::Package(p)) => Some(p),
             _ => None,
         };
+        match (&old, &binding) {
+            (Some(o), Some(_)) if o.binding.is_none() => {
+                return Err(ApiError::Conflict("Resource is a package and cannot be converted into a binding.".into()))
+            }
+            (Some(o), None) if o.binding.is_some() && body.binding.as_ref().is_some_and(|b| b.name.is_none()) => {
+                return Err(ApiError::Conflict("Resource is a binding and cannot be converted into a package.".into()))
+            }
+            _ => {}
+        }
         let mut annotations =
             merge_annotations(old.as_ref().map(|o| o.annotations.as_slice()).unwrap_or(&[]), body.annotations, None);
         let binding = binding.or_else(|| old.as_ref().and_then(|o| o.binding.clone()));

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::actions::payload;
 use super::entities::{check_key_values, existing_for_put, expect, merge_annotations, next_version, page, segment};
@@ -122,11 +122,18 @@ async fn fire(
     State(s): State<Arc<AppState>>,
     c: Caller,
     Path((ns, name)): Path<(String, String)>,
+    headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     let t = load(&s, &c, &ns, &name)?;
     let args = payload(&s, &body)?;
-    match s.fire(&t, args).await? {
+    // Request headers reach the rules' actions as OpenWhisk passes them, minus the caller's credentials.
+    let hdrs: Map<String, Value> = headers
+        .iter()
+        .filter(|(k, _)| *k != "authorization")
+        .map(|(k, v)| (k.as_str().to_string(), json!(v.to_str().unwrap_or(""))))
+        .collect();
+    match s.fire(&t, args, hdrs).await? {
         None => Ok(StatusCode::NO_CONTENT.into_response()),
         Some(id) => {
             let mut r = (StatusCode::ACCEPTED, Json(json!({"activationId": id}))).into_response();

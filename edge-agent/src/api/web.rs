@@ -29,13 +29,10 @@ fn split_rest(rest: &str) -> ApiResult<(String, String, String)> {
         Some((f, p)) => (f, format!("/{p}")),
         None => (rest, String::new()),
     };
+    // As upstream (extensions not enforced): an unknown suffix is part of the action name, served as `.http`.
     match first.rsplit_once('.') {
         Some((name, ext)) if EXTENSIONS.contains(&ext) => Ok((name.into(), ext.into(), path)),
-        Some((_, _)) => Err(ApiError::NotAcceptable(format!(
-            "Extension must be specified and one of [{}].",
-            EXTENSIONS.map(|e| format!(".{e}")).join(", ")
-        ))),
-        None => Ok((first.into(), "http".into(), path)),
+        _ => Ok((first.into(), "http".into(), path)),
     }
 }
 

@@ -15,7 +15,12 @@ use crate::throttle::RateKind;
 
 impl AppState {
     /// Fires `trigger` for its owner; `None` when no rule is active (204).
-    pub async fn fire(self: &Arc<Self>, trigger: &Trigger, payload: Map<String, Value>) -> Result<Option<String>, ApiError> {
+    pub async fn fire(
+        self: &Arc<Self>,
+        trigger: &Trigger,
+        payload: Map<String, Value>,
+        headers: Map<String, Value>,
+    ) -> Result<Option<String>, ApiError> {
         let ns = trigger.namespace.clone();
         if let Err(e) = self.throttles.check_rate(RateKind::Fires, &ns, self.settings.limits.fires_per_minute) {
             self.metrics.throttle("fires_per_minute");
@@ -27,6 +32,7 @@ impl AppState {
         }
         self.metrics.fires.inc();
         let mut args = trigger.parameters.to_object();
+        args.insert("__ow_headers".into(), Value::Object(headers));
         args.extend(payload.clone());
         let mut logs = Vec::new();
         for (rule_id, link) in &rules {

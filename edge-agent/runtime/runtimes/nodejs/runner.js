@@ -1,0 +1,206 @@
+// Fogwhisk Node.js action runtime: serves the OpenWhisk action-runtime protocol (POST /init, POST /run)
+// on 127.0.0.1 with a port chosen by the kernel, announced as the first stdout line.
+// Written for Fogwhisk from the protocol description; no npm dependencies.
+'use strict';
+
+const http = require('http');
+const fs = require('fs');
+const path = require('path');
+const zlib = require('zlib');
+const Module = require('module');
+
+const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX';
+const MAX_BODY = 48 * 1024 * 1024;
+
+let handler = null; // the action's entry function once /init succeeded
+let initStarted = false;
+let running = 0;
+
+function writeSentinels() {
+  // stdout/stderr are pipes: writes are synchronous on Linux, so the action's own output is already out.
+  process.stdout.write(SENTINEL + '\n');
+  process.stderr.write(SENTINEL + '\n');
+}
+
+function reply(res, status, body) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function errorText(err) {
+  if (err instanceof Error) return String(err.message);
+  if (err === undefined) return 'undefined';
+  try { return typeof err === 'string' ? err : JSON.stringify(err); } catch (_) { return String(err); }
+}
+
+// ---- zip extraction (central directory walk, stored and deflated entries) ----
+
+function extractZip(buf, dest) {
+  let eocd = -1;
+  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 65535); i--) {
+    if (buf.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
+  }
+  if (eocd < 0) throw new Error('zip archive has no end of central directory record');
+  const count = buf.readUInt16LE(eocd + 10);
+  let p = buf.readUInt32LE(eocd + 16);
+  if (p === 0xffffffff || count === 0xffff) throw new Error('zip64 archives are not supported');
+  const root = path.resolve(dest);
+  for (let n = 0; n < count; n++) {
+    if (p + 46 > buf.length || buf.readUInt32LE(p) !== 0x02014b50) throw new Error('corrupt zip central directory');
+    const method = buf.readUInt16LE(p + 10);
+    const csize = buf.readUInt32LE(p + 20);
+    const nameLen = buf.readUInt16LE(p + 28);
+    const extraLen = buf.readUInt16LE(p + 30);
+    const commentLen = buf.readUInt16LE(p + 32);
+    const local = buf.readUInt32LE(p + 42);
+    const name = buf.toString('utf8', p + 46, p + 46 + nameLen);
+    p += 46 + nameLen + extraLen + commentLen;
+    const target = path.resolve(root, name);
+    if (target !== root && !target.startsWith(root + path.sep)) throw new Error('zip entry escapes the folder: ' + name);
+    if (name.endsWith('/')) { fs.mkdirSync(target, { recursive: true }); continue; }
+    if (buf.readUInt32LE(local) !== 0x04034b50) throw new Error('corrupt zip local header for ' + name);
+    const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+    const data = buf.subarray(start, start + csize);
+    let content;
+    if (method === 0) content = data;
+    else if (method === 8) content = zlib.inflateRawSync(data);
+    else throw new Error('unsupported zip compression method ' + method + ' for ' + name);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, content);
+  }
+}
+
+// ---- loading the action ----
+
+function isIdentifier(s) { return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(s); }
+
+function loadPlain(code, main) {
+  const file = path.join(process.cwd(), 'action.js');
+  const mod = { exports: {} };
+  const req = Module.createRequire(file);
+  const tail = isIdentifier(main) ? `\n;return (typeof ${main} === 'function') ? ${main} : undefined;` : '\n;return undefined;';
+  // eslint-disable-next-line no-new-func
+  const wrapper = new Function('exports', 'require', 'module', '__filename', '__dirname', code + tail);
+  const found = wrapper.call(mod.exports, mod.exports, req, mod, file, process.cwd());
+  if (typeof found === 'function') return found;
+  const exported = mod.exports && mod.exports[main];
+  return exported;
+}
+
+function loadBinary(code, main) {
+  const buf = Buffer.from(code, 'base64');
+  if (buf.length < 4 || buf.readUInt32LE(0) !== 0x04034b50) throw new Error('The file type is unsupported');
+  const dir = fs.mkdtempSync(path.join(process.cwd(), 'action-'));
+  extractZip(buf, dir);
+  process.chdir(dir);
+  let modulePath = dir;
+  let fn = main;
+  const dot = main.lastIndexOf('.');
+  if (dot > 0) { modulePath = path.join(dir, main.slice(0, dot)); fn = main.slice(dot + 1); }
+  else if (!fs.existsSync(path.join(dir, 'package.json')) && !fs.existsSync(path.join(dir, 'index.js'))) {
+    throw new Error('Zipped actions must contain either package.json or index.js at the root.');
+  }
+  const req = Module.createRequire(path.join(dir, 'action-loader.js'));
+  const mod = req(modulePath);
+  return mod ? mod[fn] : undefined;
+}
+
+function doInit(value) {
+  if (!value || typeof value !== 'object') throw new Error('Missing main/no code to execute.');
+  const env = value.env && typeof value.env === 'object' ? value.env : {};
+  for (const [k, v] of Object.entries(env)) process.env[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  const main = typeof value.main === 'string' && value.main.length > 0 ? value.main : 'main';
+  const fn = value.binary ? loadBinary(value.code, main) : loadPlain(value.code, main);
+  if (typeof fn !== 'function') throw new Error(`Action entrypoint '${main}' is not a function.`);
+  return fn;
+}
+
+// ---- routes ----
+
+function onInit(res, body) {
+  if (initStarted) return reply(res, 403, { error: 'Cannot initialize the action more than once.' });
+  const value = body && body.value;
+  if (!value || typeof value.code !== 'string' || value.code.length === 0) {
+    return reply(res, 403, { error: 'Missing main/no code to execute.' });
+  }
+  initStarted = true;
+  try {
+    handler = doInit(value);
+    reply(res, 200, { OK: true });
+  } catch (err) {
+    process.stderr.write((err && err.stack ? err.stack : String(err)) + '\n');
+    writeSentinels();
+    reply(res, 502, { error: 'Initialization has failed due to: ' + (err instanceof Error ? String(err) : errorText(err)) });
+  }
+}
+
+function finishRun(res, status, body) {
+  running--;
+  writeSentinels();
+  reply(res, status, body);
+}
+
+function onRun(res, body) {
+  if (!handler) return reply(res, 403, { error: 'System not initialized.' });
+  const value = body ? body.value : undefined;
+  if (!value || typeof value !== 'object') return reply(res, 403, { error: 'Internal system error: the argument must be a dictionary.' });
+  if (running > 0 && process.env.__OW_ALLOW_CONCURRENT !== 'true') {
+    return reply(res, 403, { error: 'System is busy: another activation is running.' });
+  }
+  running++;
+  for (const [k, v] of Object.entries(body)) {
+    if (k !== 'value' && typeof v === 'string') process.env['__OW_' + k.toUpperCase()] = v;
+  }
+  let result;
+  try {
+    result = handler(value);
+  } catch (err) {
+    process.stderr.write((err && err.stack ? err.stack : String(err)) + '\n');
+    return finishRun(res, 502, { error: 'An error has occurred: ' + (err instanceof Error ? String(err) : errorText(err)) });
+  }
+  Promise.resolve(result).then((out) => {
+    if (out === undefined) out = {};
+    if (out === null || typeof out !== 'object') return finishRun(res, 502, { error: 'The action did not return a dictionary.' });
+    let text;
+    try { text = JSON.stringify(out); } catch (err) {
+      return finishRun(res, 502, { error: 'An error has occurred: the result is not serializable: ' + errorText(err) });
+    }
+    running--;
+    writeSentinels();
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }, (err) => {
+    let e;
+    if (err instanceof Error) e = err.message;
+    else if (err === undefined || err === null) e = {};
+    else e = err;
+    finishRun(res, 200, { error: e });
+  });
+}
+
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  let size = 0;
+  req.on('data', (c) => {
+    size += c.length;
+    if (size > MAX_BODY) { reply(res, 413, { error: 'Request too large.' }); req.destroy(); return; }
+    chunks.push(c);
+  });
+  req.on('end', () => {
+    if (size > MAX_BODY) return;
+    let body;
+    try { body = JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null'); } catch (_) {
+      return reply(res, 500, { error: 'Bad request.' });
+    }
+    if (req.method === 'POST' && req.url === '/init') return onInit(res, body);
+    if (req.method === 'POST' && req.url === '/run') return onRun(res, body);
+    return reply(res, 500, { error: 'Bad request.' });
+  });
+});
+server.keepAliveTimeout = 10 * 60 * 1000;
+server.headersTimeout = 11 * 60 * 1000;
+server.requestTimeout = 0;
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write('FOGWHISK_RUNTIME_LISTENING ' + server.address().port + '\n');
+});

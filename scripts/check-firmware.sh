@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Host tests of the ESP8266 firmware's portable code (firmware/lib/telemetry) against
+# firmware/test/vectors.json: builds with g++ (no PlatformIO, no Arduino headers),
+# once with the warnings and flags of an embedded build and once with sanitizers,
+# then runs the tests. Last line: "N passed, N failed". Needs g++ and python3.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+fw="$root/firmware"
+build="$(mktemp -d)"
+trap 'rm -rf "$build"' EXIT
+
+for tool in g++ python3; do
+    command -v "$tool" >/dev/null || { echo "check-firmware: $tool is required" >&2; echo "0 passed, 1 failed"; exit 1; }
+done
+
+python3 "$fw/test/host/gen_vectors.py" "$fw/test/vectors.json" "$build/vectors_gen.h"
+
+warn=(-std=gnu++11 -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion -pedantic)
+
+# 1. The library alone, as the ESP8266 toolchain builds it: no exceptions, no RTTI, 32-bit-safe code.
+g++ "${warn[@]}" -fno-exceptions -fno-rtti -Os -c "$fw/lib/telemetry/telemetry.cpp" -o "$build/telemetry_embedded.o"
+
+# 2. Library + tests with address and undefined-behaviour sanitizers.
+g++ "${warn[@]}" -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+    -I "$fw/lib/telemetry" -I "$build" \
+    "$fw/lib/telemetry/telemetry.cpp" "$fw/test/host/test_telemetry.cpp" -o "$build/test_telemetry"
+
+"$build/test_telemetry"

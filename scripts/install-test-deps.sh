@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every tool and server the tests need, from Debian's packages, PyPI and npm. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(mosquitto mosquitto-clients influxdb victoria-metrics chromium zip unzip)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "== apt: installing ${missing[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY_PACKAGES=(helm-python-sdk kubernetes-validate pyyaml)
+if ! python3 -c 'import kubernetes_validate, yaml' >/dev/null 2>&1 || ! pip show helm-python-sdk >/dev/null 2>&1; then
+  echo "== pip: installing ${PY_PACKAGES[*]}"
+  python3 -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
+fi
+
+for dir in tests/client; do
+  if [[ -f $dir/package.json ]]; then
+    echo "== npm: $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done

@@ -275,15 +275,27 @@ async fn shutdown_kills_every_process() {
     }
     let py = python("s3@1", "import os\ndef main(a):\n    return {'pid': os.getpid()}\n");
     pids.push(t.pool.run(&py, empty_ctx()).await.result["pid"].as_u64().unwrap());
-    let busy = node("busy@1", "function main() { return new Promise(() => {}); }");
+    // the busy action marks its own folder once it runs, so the test knows it is in the middle of an activation
+    let busy = node(
+        "busy@1",
+        "function main() { require('fs').writeFileSync(process.env.HOME + '/running', String(process.pid)); return new Promise(() => {}); }",
+    );
     let pool = t.pool.clone();
     let busy_run = tokio::spawn(async move { pool.run(&busy, empty_ctx()).await });
-    for _ in 0..200 {
-        if t.pool.stats().busy == 1 {
+    let work = t.dir.path().join("work");
+    let mut busy_pid = None;
+    for _ in 0..500 {
+        busy_pid = std::fs::read_dir(&work)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .find_map(|e| std::fs::read_to_string(e.path().join("running")).ok())
+            .and_then(|pid| pid.parse::<u64>().ok());
+        if busy_pid.is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    pids.push(busy_pid.expect("the busy action started"));
     assert!(pids.iter().all(|p| pid_alive(*p)));
     t.pool.shutdown().await;
     for pid in &pids {

@@ -70,8 +70,7 @@ impl AppState {
         let task_id = id.clone();
         self.tasks.spawn(async move {
             let _slot = slot;
-            let record = state.execute(&caller, &r, payload, task_id, Lineage::default()).await;
-            let _ = done_tx.send(record);
+            state.execute(&caller, &r, payload, task_id, Lineage::default(), Some(done_tx)).await;
         });
         if !opts.blocking {
             return Ok(Invoked::Pending(id));
@@ -83,7 +82,8 @@ impl AppState {
         }
     }
 
-    /// Runs an action (primitive or sequence), stores and returns its record.
+    /// Runs an action (primitive or sequence), hands its record to `waiter` (as OpenWhisk answers a blocking
+    /// caller before the record is persisted), then stores it and returns it.
     pub(crate) async fn execute(
         self: &Arc<Self>,
         caller: &str,
@@ -91,6 +91,7 @@ impl AppState {
         payload: Map<String, Value>,
         id: String,
         lineage: Lineage,
+        waiter: Option<oneshot::Sender<Activation>>,
     ) -> Activation {
         let record = if r.action.exec.is_sequence() {
             Box::pin(self.run_sequence(caller, r, payload, id, lineage)).await
@@ -101,6 +102,9 @@ impl AppState {
             .invocations
             .get_or_create(&crate::metrics::StatusLabel { status: status_label(&record).into() })
             .inc();
+        if let Some(w) = waiter {
+            let _ = w.send(record.clone());
+        }
         if let Err(e) = self.activations.write(record.clone()).await {
             tracing::error!(activation = %record.activation_id, error = %e, "activation record not stored");
         }

@@ -19,6 +19,16 @@ async fn kill_9_keeps_every_acknowledged_entity_and_activation() {
         assert_eq!(s, 200, "{b}");
         ids.push(b["activationId"].as_str().unwrap().to_string());
     }
+    // Records are persisted right after the blocking answer (as OpenWhisk does): wait until all five are listed.
+    let mut listed = 0;
+    for _ in 0..100 {
+        listed = a.get("activations?count=true&name=inc").await.1["activations"].as_u64().unwrap_or(0);
+        if listed >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(listed, 5);
     // Keep invoking non-blocking while the process is killed.
     let api = a.url("actions/inc");
     let auth = a.auth.clone();

@@ -77,6 +77,8 @@ pub(super) async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -
         runners::write_runners(&cfg.work_dir)?;
     }
     let dir = make_folder(&cfg.work_dir, kind)?;
+    // removes the folder if this future is dropped (or fails) before the process owns it
+    let mut folder = FolderGuard(Some(dir.clone()));
     let binary = cfg.binary(kind).to_path_buf();
     let mut cmd = tokio::process::Command::new(&binary);
     match kind {
@@ -123,7 +125,6 @@ pub(super) async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -
     let mut child = match spawn_on_stable_thread(cmd).await {
         Ok(c) => c,
         Err(source) => {
-            let _ = std::fs::remove_dir_all(&dir);
             return Err(RuntimeError::Spawn { binary, source });
         }
     };
@@ -162,6 +163,7 @@ pub(super) async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -
         .pool_idle_timeout(Duration::from_secs(60))
         .build()
         .map_err(|e| RuntimeError::Connection(e.to_string()))?;
+    folder.0 = None;
     let mut proc = RuntimeProcess {
         kind,
         pid,
@@ -188,6 +190,16 @@ pub(super) async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -
     proc.addr = ([127, 0, 0, 1], port).into();
     tracing::debug!(pid, %kind, port, "runtime process listening");
     Ok(proc)
+}
+
+struct FolderGuard(Option<PathBuf>);
+
+impl Drop for FolderGuard {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 type SpawnJob = Box<dyn FnOnce() + Send>;

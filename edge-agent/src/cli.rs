@@ -39,6 +39,21 @@ pub enum Command {
         #[arg(long)]
         api_host: Option<String>,
     },
+    /// Apply a wskdeploy manifest (e.g. `actions/manifest.yaml`) to a running agent, idempotently.
+    Deploy {
+        /// The manifest file; its `function` paths are relative to its folder.
+        #[arg(long)]
+        manifest: PathBuf,
+        /// `KEY=VALUE` for `${KEY}` placeholders (`SITE_TZ` defaults to the site's time zone).
+        #[arg(long = "var")]
+        vars: Vec<String>,
+        /// API host; default from `<data>/wskprops`.
+        #[arg(long)]
+        apihost: Option<String>,
+        /// `uuid:key`; default from `<data>/wskprops`.
+        #[arg(long)]
+        auth: Option<String>,
+    },
     /// Manage namespaces and their keys.
     Namespaces {
         /// What to do with them.
@@ -119,5 +134,34 @@ pub fn namespaces(settings: &Settings, cmd: &NamespaceCommand) -> anyhow::Result
             println!("deleted {name}");
         }
     }
+    Ok(())
+}
+
+/// Runs `deploy`: applies a manifest through the agent's REST API.
+pub async fn deploy(
+    settings: &Settings,
+    manifest: &std::path::Path,
+    vars: &[String],
+    apihost: Option<String>,
+    auth: Option<String>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let props = std::fs::read_to_string(settings.data_dir.join("wskprops")).unwrap_or_default();
+    let prop = |k: &str| props.lines().find_map(|l| l.strip_prefix(&format!("{k}=")).map(String::from));
+    let apihost = apihost.or_else(|| prop("APIHOST")).context("no --apihost and no APIHOST in <data>/wskprops")?;
+    let auth = auth.or_else(|| prop("AUTH")).context("no --auth and no AUTH in <data>/wskprops")?;
+    let mut map = std::collections::BTreeMap::new();
+    map.insert("SITE_TZ".to_string(), settings.timezone.clone());
+    for v in vars {
+        let (k, val) = v.split_once('=').with_context(|| format!("--var '{v}' is not KEY=VALUE"))?;
+        map.insert(k.to_string(), val.to_string());
+    }
+    let text = std::fs::read_to_string(manifest).with_context(|| format!("reading {}", manifest.display()))?;
+    let base = manifest.parent().unwrap_or(std::path::Path::new("."));
+    let summary = fogwhisk_site::manifest::apply(&apihost, &auth, &text, base, &map).await?;
+    for step in &summary.steps {
+        println!("{:<9} {:<40} {:?}", step.kind, step.name, step.outcome);
+    }
+    println!("applied {} to namespace {}", manifest.display(), summary.namespace);
     Ok(())
 }

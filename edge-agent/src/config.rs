@@ -31,6 +31,46 @@ pub struct Settings {
     pub activations: ActivationSettings,
     /// Runtime processes.
     pub pool: PoolSettings,
+    /// IANA time zone of the site (days of aggregates, default alarm zone).
+    pub timezone: String,
+    /// The hub this site reports to.
+    pub hub: HubSettings,
+    /// Telemetry kept at the site.
+    pub telemetry: TelemetrySettings,
+}
+
+/// Where daily aggregates go.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HubSettings {
+    /// Base URL of the hub; no delivery when absent (aggregates wait in the outbox).
+    pub url: Option<String>,
+    /// This site's bearer token at the hub (never given to actions, never logged).
+    pub token: Option<String>,
+    /// Records per delivery request.
+    pub batch_size: usize,
+    /// First retry delay after a failed delivery, milliseconds (doubles up to a minute).
+    pub retry_base_ms: u64,
+}
+
+impl std::fmt::Debug for HubSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubSettings").field("url", &self.url).field("token", &self.token.as_ref().map(|_| "***")).finish()
+    }
+}
+
+/// Telemetry retention.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySettings {
+    /// Days readings are kept at the site.
+    pub retention_days: u32,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self { retention_days: 90 }
+    }
 }
 
 /// System limits, OpenWhisk's defaults.
@@ -146,6 +186,9 @@ impl Default for Settings {
             keys: KeySettings::default(),
             activations: ActivationSettings::default(),
             pool: PoolSettings::default(),
+            timezone: "UTC".into(),
+            hub: HubSettings { url: None, token: None, batch_size: 100, retry_base_ms: 1000 },
+            telemetry: TelemetrySettings::default(),
         }
     }
 }
@@ -221,6 +264,23 @@ impl Settings {
                     return bad(setting, "must look like <uuid>:<secret> with a secret of at least 8 characters");
                 }
             }
+        }
+        if self.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return bad("timezone", "must be an IANA time zone such as Europe/Rome");
+        }
+        if let Some(u) = &self.hub.url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return bad("hub.url", "must start with http:// or https://");
+            }
+            if self.hub.token.as_deref().is_none_or(str::is_empty) {
+                return bad("hub.token", "is required when hub.url is set");
+            }
+        }
+        if self.hub.batch_size == 0 {
+            return bad("hub.batch_size", "must be at least 1");
+        }
+        if self.telemetry.retention_days == 0 {
+            return bad("telemetry.retention_days", "must be at least 1");
         }
         if let Some(h) = &self.api_host {
             if !(h.starts_with("http://") || h.starts_with("https://")) {

@@ -5,9 +5,11 @@
 //! - [`api`]: the OpenWhisk REST API v1 (one module per resource, web actions, errors, extractors).
 //! - [`entity`]: actions, packages, triggers, rules, activations; [`store`]: the durable redb store.
 //! - [`invoke`]: throttled invocation, primitives in the runtime pool, sequences, trigger fires.
+//! - [`builtin`]: the feeds and `federation/push` built into the agent.
 //! - [`identity`]: namespaces and keys; [`throttle`]: per-namespace limits; [`metrics`]; [`system`]: `/whisk.system` packages.
 
 pub mod api;
+pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod entity;

@@ -17,6 +17,9 @@ async fn main() {
     fogwhisk_edge::telemetry::init(&settings.log_format);
     let result = match &cli.command {
         Command::Namespaces { action } => cli::namespaces(&settings, action),
+        Command::Deploy { manifest, vars, apihost, auth } => {
+            cli::deploy(&settings, manifest, vars, apihost.clone(), auth.clone()).await
+        }
         Command::Serve { .. } => match Application::build(settings).await {
             Ok(app) => app.run_until_stopped(shutdown_signal()).await,
             Err(e) => Err(e),

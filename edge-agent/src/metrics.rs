@@ -42,6 +42,14 @@ pub struct Metrics {
     pool_busy: Gauge,
     pool_prewarmed: Gauge,
     pool_memory: Gauge,
+    site: Family<SiteLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
+}
+
+/// Label of a site gauge (feeds and outbox figures).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SiteLabel {
+    /// What is measured, e.g. `outbox_depth`, `mqtt_messages`.
+    pub figure: String,
 }
 
 impl Metrics {
@@ -67,6 +75,12 @@ impl Metrics {
         let pool_busy = g(&mut registry, "pool_busy_processes", "Runtime processes running an activation");
         let pool_prewarmed = g(&mut registry, "pool_prewarmed_processes", "Prewarmed runtime processes");
         let pool_memory = g(&mut registry, "pool_memory_mb", "Memory reserved by runtime processes, MB");
+        let site = Family::<SiteLabel, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "site",
+            "Site pipeline figures: MQTT feed and alarms (feeds_*), outbox to the hub (outbox_*)",
+            site.clone(),
+        );
         Arc::new(Self {
             registry,
             invocations,
@@ -79,12 +93,18 @@ impl Metrics {
             pool_busy,
             pool_prewarmed,
             pool_memory,
+            site,
         })
     }
 
     /// Counts a refused request.
     pub fn throttle(&self, limit: &str) {
         self.throttled.get_or_create(&ThrottleLabel { limit: limit.into() }).inc();
+    }
+
+    /// Sets one site figure.
+    pub fn set_site(&self, figure: &str, value: f64) {
+        self.site.get_or_create(&SiteLabel { figure: figure.into() }).set(value);
     }
 
     /// Renders the text exposition, refreshing pool gauges first.

@@ -86,10 +86,12 @@ impl Application {
         pc.max_result_bytes = settings.limits.max_payload_bytes;
         let pool = Pool::start(pc).await.context("starting the runtime pool")?;
 
+        let site = fogwhisk_site::SiteStore::open(&data).context("opening the site store")?;
         let stop = CancellationToken::new();
         let writer_stop = CancellationToken::new();
         let (activations, writer) = ActivationWriter::start(store.clone(), writer_stop.clone());
-        let purge = spawn_purge(store.clone(), &settings, stop.clone());
+        let purge = spawn_purge(store.clone(), site.clone(), &settings, stop.clone());
+        let delivery = spawn_delivery(&site, &settings, stop.clone());
         let state = Arc::new(AppState {
             api_host,
             store,
@@ -101,12 +103,24 @@ impl Application {
             tasks: TaskTracker::new(),
             stop,
             settings,
+            site,
+            feeds: std::sync::OnceLock::new(),
         });
+        // The feeds stop with the writer token: they fire until every activation has drained.
+        let sink = Arc::new(crate::builtin::AgentSink::new(&state));
+        let feeds = fogwhisk_feeds::Feeds::start(&data, sink, writer_stop.child_token())
+            .await
+            .map_err(|e| anyhow::anyhow!("starting the feeds: {e}"))?;
+        let _ = state.feeds.set(feeds);
+        let mut background = vec![("activation writer", writer), ("activation purge", purge)];
+        if let Some(d) = delivery {
+            background.push(("hub delivery", d));
+        }
         Ok(Self {
             listener,
             state,
             writer_stop,
-            background: vec![("activation writer", writer), ("activation purge", purge)],
+            background,
             _runtime_dir: temp,
         })
     }
@@ -162,6 +176,9 @@ impl Application {
         if tokio::time::timeout(grace, state.tasks.wait()).await.is_err() {
             tracing::warn!("activations still running after the grace period are abandoned");
         }
+        if let Some(f) = state.feeds.get() {
+            f.shutdown().await;
+        }
         state.pool.shutdown().await;
         self.writer_stop.cancel();
         for (name, h) in self.background {
@@ -174,9 +191,23 @@ impl Application {
     }
 }
 
-fn spawn_purge(store: Store, settings: &Settings, stop: CancellationToken) -> JoinHandle<()> {
+/// Starts delivery of the outbox to the hub, when a hub is configured.
+fn spawn_delivery(site: &fogwhisk_site::SiteStore, settings: &Settings, stop: CancellationToken) -> Option<JoinHandle<()>> {
+    let url = settings.hub.url.clone()?;
+    let token = settings.hub.token.clone().unwrap_or_default();
+    let target = fogwhisk_site::HubTarget { url, site_id: settings.site_id.clone(), token: token.into() };
+    let config = fogwhisk_site::DeliveryConfig {
+        batch_size: settings.hub.batch_size,
+        base_delay: Duration::from_millis(settings.hub.retry_base_ms),
+        ..Default::default()
+    };
+    Some(fogwhisk_site::outbox::spawn_delivery_with(site.clone(), target, config, stop))
+}
+
+fn spawn_purge(store: Store, site: fogwhisk_site::SiteStore, settings: &Settings, stop: CancellationToken) -> JoinHandle<()> {
     let keep = settings.activations.keep_count;
     let age = Duration::from_secs(settings.activations.keep_hours * 3600);
+    let retention_days = settings.telemetry.retention_days;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
@@ -187,6 +218,11 @@ fn spawn_purge(store: Store, settings: &Settings, stop: CancellationToken) -> Jo
                     match tokio::task::spawn_blocking(move || s.purge_activations(keep, age)).await {
                         Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "old activations purged"),
                         Ok(Err(e)) => tracing::warn!(error = %e, "activation purge failed"),
+                        _ => {}
+                    }
+                    match site.run_blocking(move |s| s.purge_older_than(retention_days)).await {
+                        Ok(n) if n > 0 => tracing::info!(removed = n, "old readings purged"),
+                        Err(e) => tracing::warn!(error = %e, "telemetry purge failed"),
                         _ => {}
                     }
                 }

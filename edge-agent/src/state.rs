@@ -1,6 +1,6 @@
 //! The agent's shared state: store, identities, runtime pool, throttles, metrics and the task tracker.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use fogwhisk_runtime::Pool;
 use tokio_util::sync::CancellationToken;
@@ -34,4 +34,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// Cancelled when the agent stops.
     pub stop: CancellationToken,
+    /// Site data: telemetry readings, reported days and the outbox to the hub.
+    pub site: fogwhisk_site::SiteStore,
+    /// MQTT and alarm feeds (set once they are started, right after the state exists).
+    pub feeds: OnceLock<fogwhisk_feeds::Feeds>,
 }

@@ -1,4 +1,5 @@
-//! The system packages every site has from its first start: `/whisk.system/utils`, shared with all namespaces.
+//! The system packages every site has from its first start, shared with all namespaces: `utils` (Node.js),
+//! and the built-in `mqtt`, `alarms` and `federation` packages.
 
 use serde_json::json;
 
@@ -17,8 +18,36 @@ const UTILS: [(&str, &str, &str); 6] = [
     ("date", "Current date and time", include_str!("../system/utils/date.js")),
 ];
 
+/// Built-in packages: package, description, and actions (name, description, is a feed).
+const BUILTINS: [(&str, &str, &[(&str, &str, bool)]); 3] = [
+    ("mqtt", "MQTT feed: fires a trigger for every message on a topic", &[("mqtt_feed", "Subscribe a trigger to an MQTT topic", true)]),
+    (
+        "alarms",
+        "Alarms and periodic utility",
+        &[
+            ("alarm", "Fire trigger when alarm occurs (cron)", true),
+            ("once", "Fire trigger once when alarm occurs", true),
+            ("interval", "Fire trigger at specified interval", true),
+        ],
+    ),
+    ("federation", "Delivery of daily aggregates to the hub", &[("push", "Queue aggregate records for the hub", false)]),
+];
+
 fn desc(text: &str) -> Vec<KeyVal> {
     vec![KeyVal::new("description", json!(text))]
+}
+
+fn package(name: &str, description: &str) -> Package {
+    Package {
+        namespace: SYSTEM_NAMESPACE.into(),
+        name: name.into(),
+        version: FIRST_VERSION.into(),
+        publish: true,
+        parameters: vec![],
+        annotations: desc(description),
+        binding: None,
+        updated: now_ms(),
+    }
 }
 
 /// Writes the system packages, updating an action whose code changed; leaves them alone otherwise.
@@ -26,17 +55,37 @@ pub fn install(store: &Store) -> Result<(), StoreError> {
     store.write(|tx| {
         let pkg_id = format!("{SYSTEM_NAMESPACE}/utils");
         if tx.get(&pkg_id)?.is_none() {
-            let p = Package {
-                namespace: SYSTEM_NAMESPACE.into(),
-                name: "utils".into(),
-                version: FIRST_VERSION.into(),
-                publish: true,
-                parameters: vec![],
-                annotations: desc("Building blocks that format and assemble data"),
-                binding: None,
-                updated: now_ms(),
-            };
-            tx.put(&pkg_id, &Entity::Package(p))?;
+            tx.put(&pkg_id, &Entity::Package(package("utils", "Building blocks that format and assemble data")))?;
+        }
+        for (pkg, pdesc, actions) in BUILTINS {
+            let pid = format!("{SYSTEM_NAMESPACE}/{pkg}");
+            if tx.get(&pid)?.is_none() {
+                tx.put(&pid, &Entity::Package(package(pkg, pdesc)))?;
+            }
+            for (name, adesc, feed) in actions {
+                let id = format!("{pid}/{name}");
+                if tx.get(&id)?.is_some() {
+                    continue;
+                }
+                let mut annotations = desc(adesc);
+                if *feed {
+                    annotations.push(KeyVal::new("feed", json!(true)));
+                }
+                annotations.push(KeyVal::new("exec", json!(crate::builtin::BUILTIN_KIND)));
+                annotations.push(KeyVal::new("provide-api-key", json!(false)));
+                let a = Action {
+                    namespace: pid.clone(),
+                    name: (*name).into(),
+                    version: FIRST_VERSION.into(),
+                    publish: false,
+                    exec: Exec { kind: crate::builtin::BUILTIN_KIND.into(), main: Some((*name).into()), ..Default::default() },
+                    parameters: vec![],
+                    limits: Limits::default(),
+                    annotations,
+                    updated: now_ms(),
+                };
+                tx.put(&id, &Entity::Action(a))?;
+            }
         }
         for (name, description, code) in UTILS {
             let id = format!("{pkg_id}/{name}");
@@ -83,7 +132,7 @@ mod tests {
         install(&store).unwrap();
         install(&store).unwrap();
         let all = store.list("whisk.system/").unwrap();
-        assert_eq!(all.len(), 7);
+        assert_eq!(all.len(), 7 + 3 + 5);
         match store.get("whisk.system/utils/echo").unwrap() {
             Some(Entity::Action(a)) => assert_eq!(a.version, "0.0.1"),
             other => panic!("echo missing: {other:?}"),

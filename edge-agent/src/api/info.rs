@@ -57,6 +57,33 @@ async fn api_info() -> Json<Value> {
 }
 
 async fn metrics(State(s): State<Arc<AppState>>) -> impl IntoResponse {
+    if let Some(f) = s.feeds.get() {
+        let st = f.stats();
+        for (k, v) in [
+            ("feeds_mqtt_brokers", st.mqtt_brokers),
+            ("feeds_mqtt_connected", st.mqtt_connected),
+            ("feeds_mqtt_subscriptions", st.mqtt_subscriptions),
+            ("feeds_mqtt_messages", st.mqtt_messages),
+            ("feeds_mqtt_duplicates", st.mqtt_duplicates),
+            ("feeds_mqtt_dropped", st.mqtt_dropped),
+            ("feeds_bad_messages", st.bad_messages),
+            ("feeds_fires_ok", st.fires_ok),
+            ("feeds_fires_failed", st.fires_failed),
+            ("feeds_inbox_depth", st.inbox_depth),
+            ("feeds_alarms_scheduled", st.alarms_scheduled),
+            ("feeds_alarm_fires", st.alarm_fires),
+        ] {
+            s.metrics.set_site(k, v as f64);
+        }
+    }
+    let site = s.site.clone();
+    if let Ok(Ok(o)) = tokio::task::spawn_blocking(move || site.outbox_stats()).await {
+        s.metrics.set_site("outbox_depth", o.depth as f64);
+        s.metrics.set_site("outbox_oldest_age_seconds", o.oldest_age_secs);
+        s.metrics.set_site("outbox_delivered_records", o.delivered as f64);
+        s.metrics.set_site("outbox_delivered_batches", o.delivered_batches as f64);
+        s.metrics.set_site("outbox_failures", o.failures as f64);
+    }
     (
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
         s.metrics.render(&s.pool),

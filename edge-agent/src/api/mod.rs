@@ -10,6 +10,7 @@ mod info;
 mod namespaces;
 pub mod packages;
 mod rules;
+mod telemetry;
 mod triggers;
 mod web;
 mod web_render;
@@ -36,6 +37,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(triggers::router())
         .merge(rules::router())
         .merge(activations::router())
+        .merge(telemetry::router())
         .merge(web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -72,9 +72,51 @@ impl AppState {
             }
         }
         args.extend(payload);
+        let outcome = if action.exec.kind == crate::builtin::BUILTIN_KIND {
+            let main = action.exec.main.clone().unwrap_or_default();
+            self.run_builtin(caller, &main, args).await
+        } else {
+            self.run_runtime(caller, r, args, init_env, &id).await
+        };
+        let kind = RuntimeKind::from_str(&action.exec.kind)
+            .map(|k| k.as_str().to_string())
+            .unwrap_or_else(|_| action.exec.kind.clone());
+        let elapsed = outcome.end_ms.saturating_sub(outcome.start_ms);
+        self.metrics.latency.observe((elapsed + outcome.wait_time_ms) as f64 / 1000.0);
+        Activation {
+            activation_id: id,
+            namespace: caller.to_string(),
+            name: action.name.clone(),
+            version: action.version.clone(),
+            publish: false,
+            subject: caller.to_string(),
+            start: outcome.start_ms,
+            end: outcome.end_ms.max(outcome.start_ms),
+            cause: lineage.cause.clone(),
+            duration: None,
+            annotations: annotations(r, &kind, &outcome, &lineage),
+            response: Response {
+                status: outcome_of(outcome.status),
+                result: outcome.result,
+                size: Some(outcome.result_size),
+            },
+            logs: outcome.logs,
+        }
+    }
+
+    /// Runs a runtime-kind action in the pool.
+    async fn run_runtime(
+        self: &Arc<Self>,
+        caller: &str,
+        r: &Resolved,
+        args: Map<String, Value>,
+        init_env: BTreeMap<String, String>,
+        id: &str,
+    ) -> RunOutcome {
+        let action = &r.action;
         let fqn = r.fqn.to_string();
         let limits = action.limits;
-        let outcome = match RuntimeKind::from_str(&action.exec.kind) {
+        match RuntimeKind::from_str(&action.exec.kind) {
             Ok(kind) => {
                 let spec = ActionSpec {
                     key: format!("{}@{}#{}", r.fqn.doc_id(), action.version, action.updated),
@@ -102,7 +144,7 @@ impl AppState {
                     namespace: caller.to_string(),
                     action_name: fqn.clone(),
                     action_version: action.version.clone(),
-                    activation_id: id.clone(),
+                    activation_id: id.to_string(),
                     transaction_id: crate::api::error::transaction_id(),
                     deadline_ms: now_ms() + limits.timeout,
                     api_key,
@@ -110,30 +152,6 @@ impl AppState {
                 self.pool.run(&spec, ctx).await
             }
             Err(_) => unsupported(&action.exec.kind),
-        };
-        let kind = RuntimeKind::from_str(&action.exec.kind)
-            .map(|k| k.as_str().to_string())
-            .unwrap_or_else(|_| action.exec.kind.clone());
-        let elapsed = outcome.end_ms.saturating_sub(outcome.start_ms);
-        self.metrics.latency.observe((elapsed + outcome.wait_time_ms) as f64 / 1000.0);
-        Activation {
-            activation_id: id,
-            namespace: caller.to_string(),
-            name: action.name.clone(),
-            version: action.version.clone(),
-            publish: false,
-            subject: caller.to_string(),
-            start: outcome.start_ms,
-            end: outcome.end_ms.max(outcome.start_ms),
-            cause: lineage.cause.clone(),
-            duration: None,
-            annotations: annotations(r, &kind, &outcome, &lineage),
-            response: Response {
-                status: outcome_of(outcome.status),
-                result: outcome.result,
-                size: Some(outcome.result_size),
-            },
-            logs: outcome.logs,
         }
     }
 }

@@ -1,0 +1,168 @@
+// record-reading: validates one sensor message (the firmware format in ARCHITECTURE.md) fired by
+// the MQTT feed and writes its readings to the site's telemetry store through the agent's API.
+//
+// Trigger payloads: {type: "message", topic, body: "<JSON text>"} and {type: "status", body}.
+// A bad message returns {error: "<what is wrong>"}, so its activation is an application error.
+'use strict';
+
+/** Largest message accepted, in bytes of UTF-8. */
+const MAX_BODY_BYTES = 16 * 1024;
+/** Most metric fields in one message. */
+const MAX_METRICS = 64;
+/** Latest accepted `ts`: the end of year 9999, in epoch seconds. */
+const MAX_TS_SECONDS = 253402300799;
+/** Metric names the hub accepts. */
+const METRIC_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+/** Fields of a message that are not metrics. */
+const RESERVED = new Set(['device_fingerprint', 'datacenter_id', 'ts']);
+
+class MessageError extends Error {}
+
+function kindOf(v) {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+/**
+ * Parses a sensor message into readings `{datacenter_id, device, metric, value, ts}` (ts in ms).
+ * Throws MessageError with a clear message when the message is not acceptable.
+ */
+function parseMessage(body, nowMs) {
+  if (typeof body !== 'string') {
+    throw new MessageError(`message body must be text, got ${kindOf(body)}`);
+  }
+  const bytes = Buffer.byteLength(body, 'utf8');
+  if (bytes > MAX_BODY_BYTES) {
+    throw new MessageError(`message is ${bytes} bytes, larger than the ${MAX_BODY_BYTES}-byte limit`);
+  }
+  if (body.includes('\uFFFD')) {
+    throw new MessageError('message is not valid UTF-8 (it contains replacement characters)');
+  }
+  let msg;
+  try {
+    msg = JSON.parse(body);
+  } catch (e) {
+    if (/(^|[^A-Za-z"])(-?Infinity|NaN)([^A-Za-z"]|$)/.test(body)) {
+      throw new MessageError('message contains NaN or Infinity, which are not numbers in JSON');
+    }
+    throw new MessageError(`message is not JSON: ${e.message}`);
+  }
+  if (kindOf(msg) !== 'object') {
+    throw new MessageError(`message must be a JSON object, got ${kindOf(msg)}`);
+  }
+  const device = msg.device_fingerprint;
+  if (device === undefined) throw new MessageError('missing field device_fingerprint');
+  if (typeof device !== 'string') {
+    throw new MessageError(`device_fingerprint must be a string, got ${kindOf(device)}`);
+  }
+  if (device.length === 0 || Buffer.byteLength(device, 'utf8') > 256 || /[\u0000-\u001f\u007f]/.test(device)) {
+    throw new MessageError('device_fingerprint must be 1 to 256 bytes without control characters');
+  }
+  const dc = msg.datacenter_id;
+  if (dc === undefined) throw new MessageError('missing field datacenter_id');
+  if (typeof dc !== 'number') {
+    throw new MessageError(`datacenter_id must be a number, got ${kindOf(dc)} ${JSON.stringify(dc)}`);
+  }
+  if (!Number.isInteger(dc) || dc < 0 || dc > 4294967295) {
+    throw new MessageError(`datacenter_id must be an integer from 0 to 4294967295, got ${dc}`);
+  }
+  let ts = nowMs;
+  if (msg.ts !== undefined) {
+    if (typeof msg.ts !== 'number') {
+      throw new MessageError(`ts must be a number of epoch seconds, got ${kindOf(msg.ts)} ${JSON.stringify(msg.ts)}`);
+    }
+    if (!Number.isFinite(msg.ts) || msg.ts < 0 || msg.ts > MAX_TS_SECONDS) {
+      throw new MessageError(`ts must be epoch seconds from 0 to ${MAX_TS_SECONDS}, got ${msg.ts}`);
+    }
+    ts = Math.round(msg.ts * 1000);
+  }
+  const readings = [];
+  for (const [metric, value] of Object.entries(msg)) {
+    if (RESERVED.has(metric)) continue;
+    if (typeof value !== 'number') {
+      throw new MessageError(`metric ${JSON.stringify(metric)} must be a number, got ${kindOf(value)} ${JSON.stringify(value)}`);
+    }
+    if (!Number.isFinite(value)) {
+      throw new MessageError(`metric ${JSON.stringify(metric)} must be a finite number, got ${value}`);
+    }
+    if (!METRIC_NAME.test(metric)) {
+      throw new MessageError(`metric name ${JSON.stringify(metric)} is invalid: use 1-64 letters, digits, '_', '-' or '.', starting with a letter or '_'`);
+    }
+    readings.push({ datacenter_id: dc, device, metric, value, ts });
+  }
+  if (readings.length === 0) throw new MessageError('message has no metric fields (numeric fields besides device_fingerprint, datacenter_id and ts)');
+  if (readings.length > MAX_METRICS) {
+    throw new MessageError(`message has ${readings.length} metric fields, at most ${MAX_METRICS} allowed`);
+  }
+  return { device, datacenter_id: dc, readings };
+}
+
+/** Base URL of the agent's API from the activation's environment. */
+function apiBase() {
+  const host = process.env.__OW_API_HOST;
+  if (!host) throw new Error('__OW_API_HOST is not set');
+  return (/^https?:\/\//.test(host) ? host : `https://${host}`).replace(/\/+$/, '');
+}
+
+/** Authorization header from the activation's own key (annotation provide-api-key: true). */
+function authHeader() {
+  const key = process.env.__OW_API_KEY;
+  if (!key) throw new Error('__OW_API_KEY is not set: the action needs the annotation provide-api-key: true');
+  return `Basic ${Buffer.from(key).toString('base64')}`;
+}
+
+/** Calls the agent's API; returns the parsed JSON body or throws with the API's own error text. */
+async function callApi(method, path, body) {
+  const url = `${apiBase()}${path}`;
+  const authorization = authHeader();
+  let resp;
+  try {
+    resp = await fetch(url, {
+      method,
+      headers: { authorization, 'content-type': 'application/json', accept: 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new Error(`telemetry API unreachable: ${e.cause ? e.cause.message : e.message}`);
+  }
+  const text = await resp.text();
+  let json;
+  try {
+    json = text ? JSON.parse(text) : {};
+  } catch (_) {
+    json = undefined;
+  }
+  if (!resp.ok) {
+    const detail = json && typeof json.error === 'string' ? json.error : text.slice(0, 200);
+    throw new Error(`telemetry API answered ${resp.status} to ${method} ${path}: ${detail}`);
+  }
+  if (json === undefined) throw new Error(`telemetry API answered ${method} ${path} with a body that is not JSON`);
+  return json;
+}
+
+async function main(params) {
+  const p = params || {};
+  if (p.type === 'status') return { ok: true, ignored: 'status' };
+  if (p.type !== 'message') {
+    return { error: `unexpected trigger payload: type must be "message" or "status", got ${JSON.stringify(p.type)}` };
+  }
+  let parsed;
+  try {
+    parsed = parseMessage(p.body, Date.now());
+  } catch (e) {
+    if (e instanceof MessageError) {
+      const where = typeof p.topic === 'string' ? ` (topic ${p.topic})` : '';
+      return { error: `bad sensor message${where}: ${e.message}` };
+    }
+    throw e;
+  }
+  try {
+    const out = await callApi('POST', '/api/v1/namespaces/_/telemetry/readings', { readings: parsed.readings });
+    return { written: out.written, duplicates: out.duplicates, device: parsed.device, datacenter_id: parsed.datacenter_id };
+  } catch (e) {
+    return { error: e.message };
+  }
+}
+
+module.exports = { main, parseMessage, callApi, MessageError, MAX_BODY_BYTES };

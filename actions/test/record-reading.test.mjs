@@ -1,0 +1,133 @@
+// record-reading: valid messages become readings written through the telemetry API; every class
+// of bad message is an application error with a clear message and writes nothing.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { startApi, useApi, KEY } from './helpers.mjs';
+
+const require = createRequire(import.meta.url);
+const { main, MAX_BODY_BYTES } = require('../record-reading.js');
+
+let api;
+const stored = new Set();
+let nextAnswer = null;
+
+before(async () => {
+  api = await startApi((r) => {
+    if (nextAnswer) {
+      const a = nextAnswer;
+      nextAnswer = null;
+      return a;
+    }
+    let written = 0;
+    let duplicates = 0;
+    for (const x of r.body.readings) {
+      const k = `${x.datacenter_id}/${x.device}/${x.metric}/${x.ts}`;
+      if (stored.has(k)) duplicates += 1; else { stored.add(k); written += 1; }
+    }
+    return [200, { written, duplicates }];
+  });
+  useApi(api.url);
+});
+after(() => api.close());
+
+const msg = (o) => ({ type: 'message', topic: 'telemetry/7/9A3F21', body: typeof o === 'string' ? o : JSON.stringify(o) });
+const good = { device_fingerprint: '9A3F21', datacenter_id: 7, temperature: 21.4, humidity: 48.0, gas_perc: 12.5, ts: 1732350000 };
+
+test('a valid message writes one reading per metric with ts in milliseconds', async () => {
+  const n = api.requests.length;
+  const out = await main(msg(good));
+  assert.deepEqual(out, { written: 3, duplicates: 0, device: '9A3F21', datacenter_id: 7 });
+  const req = api.requests[n];
+  assert.equal(req.method, 'POST');
+  assert.equal(req.url.pathname, '/api/v1/namespaces/_/telemetry/readings');
+  assert.equal(req.headers.authorization, `Basic ${Buffer.from(KEY).toString('base64')}`);
+  assert.deepEqual(req.body, {
+    readings: [
+      { datacenter_id: 7, device: '9A3F21', metric: 'temperature', value: 21.4, ts: 1732350000000 },
+      { datacenter_id: 7, device: '9A3F21', metric: 'humidity', value: 48, ts: 1732350000000 },
+      { datacenter_id: 7, device: '9A3F21', metric: 'gas_perc', value: 12.5, ts: 1732350000000 },
+    ],
+  });
+  const again = await main(msg(good));
+  assert.deepEqual(again, { written: 0, duplicates: 3, device: '9A3F21', datacenter_id: 7 });
+});
+
+test('without ts the receive time counts', async () => {
+  const t0 = Date.now();
+  const out = await main(msg({ device_fingerprint: 'AA', datacenter_id: 0, temperature: -3 }));
+  const t1 = Date.now();
+  assert.equal(out.written, 1);
+  const ts = api.requests.at(-1).body.readings[0].ts;
+  assert.ok(ts >= t0 && ts <= t1, `${ts} not in [${t0}, ${t1}]`);
+});
+
+test('status payloads are acknowledged without a write', async () => {
+  const n = api.requests.length;
+  assert.deepEqual(await main({ type: 'status', body: 'connected' }), { ok: true, ignored: 'status' });
+  assert.deepEqual(await main({ type: 'status', body: 'disconnected' }), { ok: true, ignored: 'status' });
+  assert.equal(api.requests.length, n);
+});
+
+const bad = [
+  ['not JSON', msg('{"device_fingerprint": "9A3F21", datacenter_id'), /not JSON/],
+  ['NaN literal', msg('{"device_fingerprint":"9A3F21","datacenter_id":7,"temperature":NaN}'), /NaN or Infinity/],
+  ['Infinity literal', msg('{"device_fingerprint":"9A3F21","datacenter_id":7,"temperature":-Infinity}'), /NaN or Infinity/],
+  ['string metric', msg({ ...good, temperature: '21.4' }), /metric "temperature" must be a number, got string "21.4"/],
+  ['"NaN" string metric', msg({ ...good, humidity: 'NaN' }), /metric "humidity" must be a number, got string/],
+  ['null metric', msg({ ...good, gas_perc: null }), /metric "gas_perc" must be a number, got null/],
+  ['string datacenter', msg({ ...good, datacenter_id: '7' }), /datacenter_id must be a number, got string "7"/],
+  ['negative datacenter', msg({ ...good, datacenter_id: -1 }), /datacenter_id must be an integer from 0/],
+  ['fractional datacenter', msg({ ...good, datacenter_id: 1.5 }), /datacenter_id must be an integer/],
+  ['missing device', msg({ datacenter_id: 7, temperature: 1 }), /missing field device_fingerprint/],
+  ['numeric device', msg({ ...good, device_fingerprint: 42 }), /device_fingerprint must be a string, got number/],
+  ['empty device', msg({ ...good, device_fingerprint: '' }), /device_fingerprint must be 1 to 256 bytes/],
+  ['missing datacenter', msg({ device_fingerprint: 'A', temperature: 1 }), /missing field datacenter_id/],
+  ['string ts', msg({ ...good, ts: '1732350000' }), /ts must be a number of epoch seconds, got string/],
+  ['negative ts', msg({ ...good, ts: -1 }), /ts must be epoch seconds from 0/],
+  ['no metrics', msg({ device_fingerprint: 'A', datacenter_id: 1 }), /no metric fields/],
+  ['bad metric name', msg({ device_fingerprint: 'A', datacenter_id: 1, 'gas perc': 3 }), /metric name "gas perc" is invalid/],
+  ['array body', msg('[1,2,3]'), /must be a JSON object, got array/],
+  ['number body', msg('42'), /must be a JSON object, got number/],
+  ['oversize', msg(JSON.stringify({ ...good, pad: 'x'.repeat(MAX_BODY_BYTES) })), /larger than the 16384-byte limit/],
+  ['not UTF-8', msg('{"device_fingerprint":"\uFFFD\uFFFD","datacenter_id":7,"temperature":1}'), /not valid UTF-8/],
+  ['missing body', { type: 'message', topic: 't' }, /message body must be text, got undefined/],
+  ['unknown payload type', { type: 'weird', body: '{}' }, /type must be "message" or "status"/],
+  ['no payload type', { body: JSON.stringify(good) }, /type must be "message" or "status"/],
+];
+
+for (const [name, params, pattern] of bad) {
+  test(`bad message: ${name}`, async () => {
+    const n = api.requests.length;
+    const out = await main(params);
+    assert.equal(typeof out.error, 'string', JSON.stringify(out));
+    assert.match(out.error, pattern);
+    assert.deepEqual(Object.keys(out), ['error']);
+    assert.equal(api.requests.length, n, 'a bad message writes nothing');
+  });
+}
+
+test('errors of the telemetry API are reported, not swallowed', async () => {
+  nextAnswer = [400, { error: 'reading 0: invalid value: NaN is not a finite number', code: 'invalid_reading' }];
+  const out = await main(msg({ ...good, ts: 1732350001 }));
+  assert.match(out.error, /telemetry API answered 400 .*reading 0: invalid value/);
+  nextAnswer = [503, 'not json at all'];
+  assert.match((await main(msg({ ...good, ts: 1732350002 }))).error, /answered 503 .*not json at all/);
+});
+
+test('an unreachable API is an application error', async () => {
+  const saved = process.env.__OW_API_HOST;
+  process.env.__OW_API_HOST = 'http://127.0.0.1:1';
+  try {
+    const out = await main(msg(good));
+    assert.match(out.error, /telemetry API unreachable/);
+  } finally {
+    process.env.__OW_API_HOST = saved;
+  }
+  delete process.env.__OW_API_KEY;
+  try {
+    assert.match((await main(msg(good))).error, /provide-api-key/);
+  } finally {
+    useApi(api.url);
+  }
+});

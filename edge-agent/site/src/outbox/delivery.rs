@@ -1,0 +1,219 @@
+//! The delivery task: sends the oldest outbox records to the hub's ingest endpoint in batches, in
+//! order, deleting them only once the hub acknowledged them; retries with exponential backoff and
+//! jitter; never drops a record.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use fogwhisk_wire::{AggregateBatch, ErrorBody, IngestResponse};
+use rand::Rng;
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::SiteStore;
+
+/// Where the records go. `Debug` never shows the token.
+#[derive(Debug, Clone)]
+pub struct HubTarget {
+    /// Base URL of the hub, e.g. `https://hub.example.org`.
+    pub url: String,
+    /// This site's id at the hub.
+    pub site_id: String,
+    /// The site's bearer token.
+    pub token: SecretString,
+}
+
+/// Tuning of the delivery task.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Most records per request.
+    pub batch_size: usize,
+    /// First retry delay after a transient failure; doubled on each further failure.
+    pub base_delay: Duration,
+    /// Longest delay between transient retries.
+    pub max_delay: Duration,
+    /// Delay between retries after a permanent refusal (400, 401, 403, 404, …): slow, never giving up.
+    pub permanent_retry: Duration,
+    /// Time limit of one request.
+    pub request_timeout: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            batch_size: 100,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(60),
+            permanent_retry: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why an attempt failed.
+enum Failure {
+    /// Network error, timeout, 408, 429 or 5xx: retry with backoff (at least `retry_after`).
+    Transient { message: String, retry_after: Option<Duration> },
+    /// 413: the batch is too large for the hub.
+    TooLarge(String),
+    /// Any other 4xx: the hub refuses; retry slowly.
+    Permanent(String),
+}
+
+/// Starts the delivery task with the default [`DeliveryConfig`].
+pub fn spawn_delivery(store: SiteStore, target: HubTarget, stop: CancellationToken) -> JoinHandle<()> {
+    spawn_delivery_with(store, target, DeliveryConfig::default(), stop)
+}
+
+/// Starts the delivery task; it ends when `stop` is cancelled (records not yet acknowledged stay queued).
+pub fn spawn_delivery_with(store: SiteStore, target: HubTarget, config: DeliveryConfig, stop: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(run(store, target, config, stop))
+}
+
+/// Exponential backoff with jitter: a random delay in `[d/2, d]`, `d = min(max, base * 2^(attempt-1))`.
+pub fn backoff(config: &DeliveryConfig, attempt: u32) -> Duration {
+    let exp = config.base_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+    let d = exp.min(config.max_delay);
+    d.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+}
+
+async fn run(store: SiteStore, target: HubTarget, config: DeliveryConfig, stop: CancellationToken) {
+    let client = match reqwest::Client::builder().timeout(config.request_timeout).build() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "outbox delivery cannot start: no HTTP client");
+            return;
+        }
+    };
+    let endpoint = format!("{}/api/v1/sites/{}/aggregates", target.url.trim_end_matches('/'), target.site_id);
+    let counters = &store.inner.counters;
+    let mut attempt: u32 = 0;
+    let mut batch_size = config.batch_size.max(1);
+    tracing::info!(%endpoint, "outbox delivery started");
+    loop {
+        let notified = store.inner.outbox_notify.notified();
+        let peek = store.run_blocking(move |s| s.outbox_peek(batch_size)).await;
+        let entries = match peek {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(error = %e, "outbox unreadable");
+                attempt += 1;
+                if sleep_or_stop(backoff(&config, attempt), &stop).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        if entries.is_empty() {
+            tokio::select! {
+                _ = notified => continue,
+                _ = stop.cancelled() => break,
+            }
+        }
+        let entries = without_repeated_keys(entries);
+        let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
+        let batch = AggregateBatch { records: entries.into_iter().map(|e| e.record).collect() };
+        let outcome = tokio::select! {
+            r = post(&client, &endpoint, &target.token, &batch) => r,
+            _ = stop.cancelled() => break,
+        };
+        let delay = match outcome {
+            Ok(resp) => {
+                let n = seqs.len();
+                if let Err(e) = store.run_blocking(move |s| s.outbox_remove(&seqs)).await {
+                    // The hub has the records; they will be sent again and replace themselves.
+                    tracing::error!(error = %e, "delivered records could not be removed from the outbox");
+                }
+                counters.delivered.fetch_add(n as u64, Ordering::Relaxed);
+                counters.batches.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(records = n, accepted = resp.accepted, replaced = resp.replaced, "batch delivered to the hub");
+                attempt = 0;
+                batch_size = (batch_size * 2).min(config.batch_size.max(1));
+                continue;
+            }
+            Err(Failure::Transient { message, retry_after }) => {
+                attempt += 1;
+                record_failure(&store, &message);
+                tracing::warn!(error = %message, attempt, "hub delivery failed; will retry");
+                backoff(&config, attempt).max(retry_after.unwrap_or_default().min(config.max_delay))
+            }
+            Err(Failure::TooLarge(message)) if batch_size > 1 => {
+                record_failure(&store, &message);
+                batch_size = (batch_size / 2).max(1);
+                tracing::warn!(error = %message, batch_size, "hub refused the batch as too large; splitting it");
+                continue;
+            }
+            Err(Failure::TooLarge(message)) | Err(Failure::Permanent(message)) => {
+                record_failure(&store, &message);
+                tracing::error!(error = %message, "hub refused the batch; keeping it and retrying slowly");
+                config.permanent_retry
+            }
+        };
+        if sleep_or_stop(delay, &stop).await {
+            break;
+        }
+    }
+    tracing::info!("outbox delivery stopped");
+}
+
+/// Cuts the batch before the first record whose (datacenter, metric, day) is already in it: the
+/// hub refuses a batch with a repeated key, and a day re-reported after late readings may still
+/// have its first report queued. The later record goes in the next batch, so order is kept.
+fn without_repeated_keys(mut entries: Vec<super::OutboxEntry>) -> Vec<super::OutboxEntry> {
+    let mut seen = std::collections::HashSet::new();
+    let cut = entries
+        .iter()
+        .position(|e| !seen.insert((e.record.datacenter_id, e.record.metric.clone(), e.record.day.clone())))
+        .unwrap_or(entries.len());
+    entries.truncate(cut.max(1));
+    entries
+}
+
+fn record_failure(store: &SiteStore, message: &str) {
+    let c = &store.inner.counters;
+    c.failures.fetch_add(1, Ordering::Relaxed);
+    if let Ok(mut g) = c.last_error.lock() {
+        *g = Some(message.to_string());
+    }
+}
+
+/// Sleeps `d`; true when `stop` fired first.
+async fn sleep_or_stop(d: Duration, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => false,
+        _ = stop.cancelled() => true,
+    }
+}
+
+async fn post(client: &reqwest::Client, endpoint: &str, token: &SecretString, batch: &AggregateBatch) -> Result<IngestResponse, Failure> {
+    let resp = client
+        .post(endpoint)
+        .bearer_auth(token.expose_secret())
+        .json(batch)
+        .send()
+        .await
+        .map_err(|e| Failure::Transient { message: format!("hub unreachable: {}", e.without_url()), retry_after: None })?;
+    let status = resp.status();
+    if status.is_success() {
+        return resp.json::<IngestResponse>().await.map_err(|e| Failure::Transient {
+            message: format!("hub answered {status} with an unreadable body: {}", e.without_url()),
+            retry_after: None,
+        });
+    }
+    let retry_after =
+        resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok()).map(Duration::from_secs);
+    let text = resp.text().await.unwrap_or_default();
+    let detail = match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(b) => format!("{} ({})", b.error, b.code),
+        Err(_) => text.chars().take(200).collect(),
+    };
+    let message = format!("hub answered {status}: {detail}");
+    Err(match status {
+        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => Failure::Transient { message, retry_after },
+        StatusCode::PAYLOAD_TOO_LARGE => Failure::TooLarge(message),
+        s if s.is_server_error() => Failure::Transient { message, retry_after },
+        _ => Failure::Permanent(message),
+    })
+}

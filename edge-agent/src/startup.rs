@@ -144,6 +144,7 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let state = self.state.clone();
         let grace = Duration::from_secs(state.settings.shutdown_grace_secs);
+        state.resume_pending().await.context("resuming interrupted rule invocations")?;
         tracing::info!(api = %state.api_host, site = %state.settings.site_id, "edge agent serving");
         let app = crate::api::router(state.clone());
         let stop = state.stop.clone();

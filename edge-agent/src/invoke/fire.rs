@@ -1,17 +1,17 @@
 //! Fires a trigger: every linked rule is processed, active ones invoke their action non-blocking, and a trigger activation records each outcome.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::{resolve_action, InvokeOptions, Invoked};
+use super::{resolve_action, Resolved};
 use crate::api::error::ApiError;
 use crate::entity::activation::new_activation_id;
 use crate::entity::common::now_ms;
 use crate::entity::{Activation, FullName, KeyVal, KeyValues, Outcome, Response, RuleStatus, Trigger};
 use crate::state::AppState;
-use crate::throttle::RateKind;
+use crate::store::PendingInvocation;
+use crate::throttle::{InFlight, RateKind};
 
 impl AppState {
     /// Fires `trigger` for its owner; `None` when no rule is active (204).
@@ -35,6 +35,8 @@ impl AppState {
         args.insert("__ow_headers".into(), Value::Object(headers));
         args.extend(payload.clone());
         let mut logs = Vec::new();
+        let mut starts = Vec::new();
+        let mut pending = Vec::new();
         for (rule_id, link) in &rules {
             let action_id = link.action.doc_id();
             if link.status != RuleStatus::Active {
@@ -45,9 +47,18 @@ impl AppState {
                 );
                 continue;
             }
-            let outcome = self.fire_rule(&ns, &link.action.path, &link.action.name, args.clone()).await;
-            let line = match outcome {
-                Ok(id) => json!({"statusCode": 0, "success": true, "activationId": id, "rule": rule_id, "action": action_id}),
+            let line = match self.admit_rule(&ns, &link.action.path, &link.action.name) {
+                Ok((resolved, slot)) => {
+                    let id = new_activation_id();
+                    pending.push(PendingInvocation {
+                        activation_id: id.clone(),
+                        caller: ns.clone(),
+                        action: format!("/{action_id}"),
+                        args: args.clone(),
+                    });
+                    starts.push((resolved, slot, id.clone()));
+                    json!({"statusCode": 0, "success": true, "activationId": id, "rule": rule_id, "action": action_id})
+                }
                 Err(e) => {
                     let code = if e.status().is_server_error() { 3 } else { 1 };
                     json!({"statusCode": code, "success": false, "rule": rule_id, "action": action_id, "error": e.public_message()})
@@ -71,27 +82,22 @@ impl AppState {
             logs,
             annotations: vec![KeyVal::new("path", json!(format!("{ns}/{}", trigger.name)))],
         };
-        self.activations.write(record).await?;
+        // The fire and the invocations it starts are durable together before anything runs or is answered.
+        self.activations.write_fired(record, pending).await?;
+        for (resolved, slot, aid) in starts {
+            self.start(&ns, resolved, args.clone(), aid, Some(slot), None);
+        }
         Ok(Some(id))
     }
 
-    async fn fire_rule(
-        self: &Arc<Self>,
-        ns: &str,
-        path: &str,
-        name: &str,
-        args: Map<String, Value>,
-    ) -> Result<String, ApiError> {
+    fn admit_rule(&self, ns: &str, path: &str, name: &str) -> Result<(Resolved, InFlight), ApiError> {
         let (action_ns, pkg) = match path.split_once('/') {
             Some((n, p)) => (n, Some(p)),
             None => (path, None),
         };
         let fqn = FullName::new(action_ns, pkg, name).map_err(|e| ApiError::bad(e.to_string()))?;
         let resolved = resolve_action(&self.store, ns, &fqn)?;
-        let opts = InvokeOptions { blocking: false, wait: Duration::ZERO };
-        match self.invoke(ns, resolved, args, opts).await? {
-            Invoked::Pending(id) => Ok(id),
-            Invoked::Done(a) => Ok(a.activation_id),
-        }
+        let slot = self.admit(ns)?;
+        Ok((resolved, slot))
     }
 }

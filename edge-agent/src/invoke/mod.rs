@@ -15,7 +15,8 @@ use crate::api::error::ApiError;
 use crate::entity::activation::new_activation_id;
 use crate::entity::Activation;
 use crate::state::AppState;
-use crate::throttle::RateKind;
+use crate::entity::FullName;
+use crate::throttle::{InFlight, RateKind};
 pub use resolve::{check_final, resolve_action, Resolved};
 
 /// How a caller wants an invocation.
@@ -43,6 +44,37 @@ pub struct Lineage {
 }
 
 impl AppState {
+    /// Checks the caller's throttles and takes an in-flight slot for one activation.
+    pub(crate) fn admit(&self, caller: &str) -> Result<InFlight, ApiError> {
+        let limits = &self.settings.limits;
+        if let Err(e) = self.throttles.check_rate(RateKind::Invocations, caller, limits.invocations_per_minute) {
+            self.metrics.throttle("invocations_per_minute");
+            return Err(ApiError::Throttled(e.0));
+        }
+        self.throttles.enter(caller, limits.concurrent_invocations).map_err(|e| {
+            self.metrics.throttle("concurrent_invocations");
+            ApiError::Throttled(e.0)
+        })
+    }
+
+    /// Runs an admitted activation in the background; its record goes to `waiter` when it ends.
+    pub(crate) fn start(
+        self: &Arc<Self>,
+        caller: &str,
+        r: Resolved,
+        payload: Map<String, Value>,
+        id: String,
+        slot: Option<InFlight>,
+        waiter: Option<oneshot::Sender<Activation>>,
+    ) {
+        let state = self.clone();
+        let caller = caller.to_string();
+        self.tasks.spawn(async move {
+            let _slot = slot;
+            state.execute(&caller, &r, payload, id, Lineage::default(), waiter).await;
+        });
+    }
+
     /// Invokes an action for `caller` with throttles, storing its activation record.
     pub async fn invoke(
         self: &Arc<Self>,
@@ -51,27 +83,10 @@ impl AppState {
         payload: Map<String, Value>,
         opts: InvokeOptions,
     ) -> Result<Invoked, ApiError> {
-        let limits = &self.settings.limits;
-        if let Err(e) = self.throttles.check_rate(RateKind::Invocations, caller, limits.invocations_per_minute) {
-            self.metrics.throttle("invocations_per_minute");
-            return Err(ApiError::Throttled(e.0));
-        }
-        let slot = match self.throttles.enter(caller, limits.concurrent_invocations) {
-            Ok(s) => s,
-            Err(e) => {
-                self.metrics.throttle("concurrent_invocations");
-                return Err(ApiError::Throttled(e.0));
-            }
-        };
+        let slot = self.admit(caller)?;
         let id = new_activation_id();
         let (done_tx, done_rx) = oneshot::channel();
-        let state = self.clone();
-        let caller = caller.to_string();
-        let task_id = id.clone();
-        self.tasks.spawn(async move {
-            let _slot = slot;
-            state.execute(&caller, &r, payload, task_id, Lineage::default(), Some(done_tx)).await;
-        });
+        self.start(caller, r, payload, id.clone(), Some(slot), Some(done_tx));
         if !opts.blocking {
             return Ok(Invoked::Pending(id));
         }
@@ -80,6 +95,28 @@ impl AppState {
             Ok(Err(_)) => Err(ApiError::Internal(format!("activation {id} ended without a record"))),
             Err(_) => Ok(Invoked::Pending(id)),
         }
+    }
+
+    /// Starts again the rule invocations a crash interrupted (recorded with their trigger's fire).
+    pub async fn resume_pending(self: &Arc<Self>) -> Result<usize, crate::store::StoreError> {
+        let pending = self.store.pending_invocations()?;
+        let n = pending.len();
+        for p in pending {
+            let resolved = FullName::parse(&p.action, &p.caller)
+                .map_err(|e| e.to_string())
+                .and_then(|name| resolve_action(&self.store, &p.caller, &name).map_err(|e| e.to_string()));
+            match resolved {
+                Ok(r) => self.start(&p.caller, r, p.args, p.activation_id, None, None),
+                Err(e) => {
+                    tracing::warn!(activation = %p.activation_id, action = %p.action, error = %e, "pending invocation dropped");
+                    self.activations.forget_pending(p.activation_id).await?;
+                }
+            }
+        }
+        if n > 0 {
+            tracing::info!(resumed = n, "rule invocations interrupted by a crash started again");
+        }
+        Ok(n)
     }
 
     /// Runs an action (primitive or sequence), hands its record to `waiter` (as OpenWhisk answers a blocking

@@ -7,8 +7,34 @@ use redb::ReadableTable;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::{Store, StoreError, ACTIVATIONS, ACTIVATION_INDEX};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{Store, StoreError, ACTIVATIONS, ACTIVATION_INDEX, PENDING};
 use crate::entity::Activation;
+
+/// A rule invocation recorded durably with its trigger's fire, so a crash cannot lose it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingInvocation {
+    /// The activation id it will have.
+    pub activation_id: String,
+    /// The namespace it runs for.
+    pub caller: String,
+    /// The action, fully qualified (`/ns/[pkg/]name`).
+    pub action: String,
+    /// Its arguments.
+    pub args: Map<String, Value>,
+}
+
+/// One change the writer commits.
+enum Op {
+    /// Store a finished activation and forget its pending invocation, if any.
+    Finished(Activation),
+    /// Store a trigger activation together with the invocations it starts.
+    Fired(Activation, Vec<PendingInvocation>),
+    /// Forget a pending invocation that cannot run.
+    Forget(String),
+}
 
 /// Filters of `GET /activations`.
 #[derive(Debug, Clone, Default)]
@@ -79,14 +105,45 @@ impl Store {
         Ok((out, matched))
     }
 
-    fn insert_activations(&self, batch: &[Activation]) -> Result<(), StoreError> {
+    /// Rule invocations accepted but not finished (after a crash).
+    pub fn pending_invocations(&self) -> Result<Vec<PendingInvocation>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(PENDING)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            out.push(
+                serde_json::from_slice(v.value())
+                    .map_err(|source| StoreError::Corrupt { key: k.value().to_string(), source })?,
+            );
+        }
+        Ok(out)
+    }
+
+    fn apply(&self, batch: &[Op]) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         {
             let mut docs = tx.open_table(ACTIVATIONS)?;
             let mut index = tx.open_table(ACTIVATION_INDEX)?;
-            for a in batch {
-                let bytes = serde_json::to_vec(a).map_err(|e| StoreError::Db(e.to_string()))?;
-                docs.insert(a.activation_id.as_str(), bytes.as_slice())?;
+            let mut pending = tx.open_table(PENDING)?;
+            for op in batch {
+                let a = match op {
+                    Op::Finished(a) => {
+                        pending.remove(a.activation_id.as_str())?;
+                        a
+                    }
+                    Op::Fired(a, starts) => {
+                        for p in starts {
+                            pending.insert(p.activation_id.as_str(), to_json(p)?.as_slice())?;
+                        }
+                        a
+                    }
+                    Op::Forget(id) => {
+                        pending.remove(id.as_str())?;
+                        continue;
+                    }
+                };
+                docs.insert(a.activation_id.as_str(), to_json(a)?.as_slice())?;
                 index.insert((a.namespace.as_str(), a.start, a.activation_id.as_str()), ())?;
             }
         }
@@ -129,7 +186,11 @@ impl Store {
     }
 }
 
-type Pending = (Activation, oneshot::Sender<Result<(), String>>);
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Db(e.to_string()))
+}
+
+type Pending = (Op, oneshot::Sender<Result<(), String>>);
 
 /// Writes activations in groups: many concurrent records share one durable commit.
 #[derive(Clone)]
@@ -160,7 +221,7 @@ impl ActivationWriter {
                 }
                 let (records, acks): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
                 let s = store.clone();
-                let result = tokio::task::spawn_blocking(move || s.insert_activations(&records))
+                let result = tokio::task::spawn_blocking(move || s.apply(&records))
                     .await
                     .map_err(|e| e.to_string())
                     .and_then(|r| r.map_err(|e| e.to_string()));
@@ -176,13 +237,27 @@ impl ActivationWriter {
         (Self { tx }, handle)
     }
 
-    /// Stores one record durably; returns once it is committed.
-    pub async fn write(&self, a: Activation) -> Result<(), StoreError> {
+    async fn submit(&self, op: Op) -> Result<(), StoreError> {
         let (ack, done) = oneshot::channel();
-        self.tx.send((a, ack)).await.map_err(|_| StoreError::Db("activation writer stopped".into()))?;
+        self.tx.send((op, ack)).await.map_err(|_| StoreError::Db("activation writer stopped".into()))?;
         done.await
             .map_err(|_| StoreError::Db("activation writer stopped".into()))?
             .map_err(StoreError::Db)
+    }
+
+    /// Stores a finished activation durably (and forgets its pending invocation); returns once committed.
+    pub async fn write(&self, a: Activation) -> Result<(), StoreError> {
+        self.submit(Op::Finished(a)).await
+    }
+
+    /// Stores a trigger activation and the rule invocations it starts in one commit.
+    pub async fn write_fired(&self, a: Activation, starts: Vec<PendingInvocation>) -> Result<(), StoreError> {
+        self.submit(Op::Fired(a, starts)).await
+    }
+
+    /// Forgets a pending invocation that cannot run any more.
+    pub async fn forget_pending(&self, id: String) -> Result<(), StoreError> {
+        self.submit(Op::Forget(id)).await
     }
 }
 

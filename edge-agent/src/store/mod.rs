@@ -2,7 +2,7 @@
 
 mod activations;
 
-pub use activations::{ActivationFilter, ActivationWriter};
+pub use activations::{ActivationFilter, ActivationWriter, PendingInvocation};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,6 +13,8 @@ use crate::entity::Entity;
 
 pub(crate) const ENTITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entities");
 pub(crate) const ACTIVATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("activations");
+/// Activation id → a rule invocation accepted with its trigger's fire and not finished yet.
+pub(crate) const PENDING: TableDefinition<&str, &[u8]> = TableDefinition::new("pending_invocations");
 /// (namespace, start ms, activation id) → (); lists activations newest-first.
 pub(crate) const ACTIVATION_INDEX: TableDefinition<(&str, u64, &str), ()> = TableDefinition::new("activation_index");
 
@@ -97,6 +99,7 @@ impl Store {
             tx.open_table(ENTITIES)?;
             tx.open_table(ACTIVATIONS)?;
             tx.open_table(ACTIVATION_INDEX)?;
+            tx.open_table(PENDING)?;
         }
         tx.commit()?;
         Ok(Self { db: Arc::new(db) })

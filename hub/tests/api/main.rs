@@ -1,0 +1,12 @@
+//! Integration tests of the hub against real peers: one test binary, one module per area.
+
+mod helpers;
+mod peers;
+
+mod charts;
+mod dashboards;
+mod influx;
+mod ingest;
+mod operations;
+mod query;
+mod sites;

@@ -297,8 +297,6 @@ def check_hub(tmp: Path, dashboards: dict[str, Any]) -> None:
             "influx": {"backend": "v1", "url": "http://{{ .Release.Name }}-influxdb:8086", "username": "fogwhisk",
                        "password": "influx-pass"},
             "existingSecret": "", "persistence": {"enabled": False, "size": "1Gi"}},
-        "CouchDB catalog": {
-            "couchdb": {"url": "http://{{ .Release.Name }}-couchdb:5984", "username": "admin", "password": "couch-pass"}},
     }
     for label, values in variants.items():
         docs = render(f"{HUB} {label}", archive, values, "hub", "fogwhisk")

@@ -25,7 +25,6 @@ suite "cargo test (Rust unit and integration tests)" cargo test --workspace --qu
 suite "system actions (node:test)" node --test edge-agent/system/utils/test.mjs
 [[ -d actions/test ]] && suite "site actions (node:test)" node --test actions/test/
 suite "openwhisk npm client against the agent" bash -c "cd tests/client && npm test"
-[[ -f hub/tests/helm_repo_test.py ]] && suite "hub chart repository with Helm's engine" python3 hub/tests/helm_repo_test.py
 [[ -f scripts/check-charts.py ]] && suite "Helm charts: lint, render, validate" python3 scripts/check-charts.py
 [[ -f scripts/check-firmware.sh ]] && suite "firmware host tests" bash scripts/check-firmware.sh
 

@@ -37,6 +37,16 @@ pub struct Settings {
     pub hub: HubSettings,
     /// Telemetry kept at the site.
     pub telemetry: TelemetrySettings,
+    /// The MQTT broker started in-process when the site has no Mosquitto (first run).
+    pub mqtt: MqttSettings,
+}
+
+/// The embedded MQTT broker (rumqttd).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttSettings {
+    /// Address of the embedded broker, e.g. `127.0.0.1:1883`; none when absent (use the site's Mosquitto).
+    pub embedded_broker: Option<SocketAddr>,
 }
 
 /// Where daily aggregates go.
@@ -189,6 +199,7 @@ impl Default for Settings {
             timezone: "UTC".into(),
             hub: HubSettings { url: None, token: None, batch_size: 100, retry_base_ms: 1000 },
             telemetry: TelemetrySettings::default(),
+            mqtt: MqttSettings::default(),
         }
     }
 }

@@ -26,6 +26,7 @@ pub struct Application {
     state: Arc<AppState>,
     writer_stop: CancellationToken,
     background: Vec<(&'static str, JoinHandle<()>)>,
+    broker: Option<fogwhisk_broker::EmbeddedBroker>,
     _runtime_dir: Option<tempfile::TempDir>,
 }
 
@@ -86,6 +87,14 @@ impl Application {
         pc.max_result_bytes = settings.limits.max_payload_bytes;
         let pool = Pool::start(pc).await.context("starting the runtime pool")?;
 
+        let broker = match settings.mqtt.embedded_broker {
+            Some(addr) => {
+                let b = fogwhisk_broker::EmbeddedBroker::start(addr).context("starting the embedded MQTT broker")?;
+                tracing::info!(mqtt = %b.addr(), "embedded MQTT broker listening");
+                Some(b)
+            }
+            None => None,
+        };
         let site = fogwhisk_site::SiteStore::open(&data).context("opening the site store")?;
         let stop = CancellationToken::new();
         let writer_stop = CancellationToken::new();
@@ -121,6 +130,7 @@ impl Application {
             state,
             writer_stop,
             background,
+            broker,
             _runtime_dir: temp,
         })
     }
@@ -133,6 +143,11 @@ impl Application {
     /// The URL clients use.
     pub fn api_host(&self) -> &str {
         &self.state.api_host
+    }
+
+    /// The embedded MQTT broker's address, when one runs.
+    pub fn mqtt_addr(&self) -> Option<std::net::SocketAddr> {
+        self.broker.as_ref().map(|b| b.addr())
     }
 
     /// The shared state (for tests and embedding).
@@ -186,6 +201,9 @@ impl Application {
             if let Err(e) = h.await {
                 tracing::error!(task = name, error = %e, "background task failed");
             }
+        }
+        if let Some(b) = self.broker {
+            tokio::task::spawn_blocking(move || b.shutdown()).await.ok();
         }
         tracing::info!("edge agent stopped");
         Ok(())

@@ -89,7 +89,9 @@ impl Application {
 
         let broker = match settings.mqtt.embedded_broker {
             Some(addr) => {
-                let b = fogwhisk_broker::EmbeddedBroker::start(addr).context("starting the embedded MQTT broker")?;
+                let b = tokio::task::spawn_blocking(move || fogwhisk_broker::EmbeddedBroker::start(addr))
+                    .await?
+                    .context("starting the embedded MQTT broker")?;
                 tracing::info!(mqtt = %b.addr(), "embedded MQTT broker listening");
                 Some(b)
             }

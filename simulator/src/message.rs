@@ -56,6 +56,12 @@ pub fn fingerprint_from_chip_id(chip_id: u32) -> String {
     format!("{:06X}", chip_id & 0x00FF_FFFF)
 }
 
+/// The MQ sensor's 10-bit ADC reading (clamped to 0..1023) as a percentage, raw x 100 / 1023,
+/// as the firmware computes `gas_perc`.
+pub fn gas_percent_from_adc(raw: i32) -> f64 {
+    raw.clamp(0, 1023) as f64 * 100.0 / 1023.0
+}
+
 /// `value` with exactly one decimal, rounding half away from zero in IEEE double
 /// (48 gives "48.0", -0.04 gives "0.0", -5.25 gives "-5.3"); `None` when not finite or too large.
 pub fn format_tenths(value: f64) -> Option<String> {

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use fogwhisk_simulator::message::{
-    fingerprint_from_chip_id, topic, STATUS_PREFIX, TELEMETRY_PREFIX,
+    fingerprint_from_chip_id, format_tenths, gas_percent_from_adc, topic, STATUS_PREFIX,
+    TELEMETRY_PREFIX,
 };
 use fogwhisk_simulator::{format_message, Reading};
 use serde_json::Value;
@@ -76,5 +77,17 @@ fn every_fingerprint_vector_matches() {
             f["fingerprint"].as_str().unwrap(),
             "chip id {chip_id}"
         );
+    }
+}
+
+#[test]
+fn every_gas_vector_scales_and_formats_like_the_firmware() {
+    let vectors = vectors();
+    let gas = vectors["gas"].as_array().expect("gas");
+    assert!(!gas.is_empty());
+    for g in gas {
+        let adc = g["adc"].as_i64().unwrap() as i32;
+        let shown = format_tenths(gas_percent_from_adc(adc)).unwrap();
+        assert_eq!(shown, g["gas_perc"].as_str().unwrap(), "adc {adc}");
     }
 }

@@ -21,7 +21,7 @@ suite() {
 }
 
 suite "cargo build (binaries)" cargo build --workspace --bins --quiet
-suite "cargo test (Rust unit and integration tests)" cargo test --workspace --quiet
+suite "cargo test (Rust unit and integration tests)" cargo test --workspace --quiet --no-fail-fast
 suite "system actions (node:test)" node --test edge-agent/system/utils/test.mjs
 [[ -d actions/test ]] && suite "site actions (node:test)" node --test actions/test/
 suite "openwhisk npm client against the agent" bash -c "cd tests/client && npm test"

@@ -191,7 +191,7 @@ impl Default for Settings {
             site_id: "site".into(),
             api_host: None,
             log_format: "text".into(),
-            shutdown_grace_secs: 30,
+            shutdown_grace_secs: 8,
             limits: LimitSettings::default(),
             keys: KeySettings::default(),
             activations: ActivationSettings::default(),

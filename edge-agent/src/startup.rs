@@ -165,6 +165,12 @@ impl Application {
         tracing::info!(api = %state.api_host, site = %state.settings.site_id, "edge agent serving");
         let app = crate::api::router(state.clone());
         let stop = state.stop.clone();
+        // One deadline for the whole drain, set when the shutdown begins.
+        let drain_deadline = std::sync::Arc::new(std::sync::OnceLock::new());
+        let deadline = {
+            let d = drain_deadline.clone();
+            move |grace: Duration| *d.get_or_init(|| tokio::time::Instant::now() + grace)
+        };
         let signal = {
             let stop = stop.clone();
             async move {
@@ -184,14 +190,14 @@ impl Application {
             Some(r) => r.context("API server task")?.context("API server")?,
             None => {
                 tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining requests and activations");
-                if tokio::time::timeout(grace, &mut server).await.is_err() {
+                if tokio::time::timeout_at(deadline(grace), &mut server).await.is_err() {
                     tracing::warn!("open requests did not finish within the grace period");
                     server.abort();
                 }
             }
         }
         state.tasks.close();
-        if tokio::time::timeout(grace, state.tasks.wait()).await.is_err() {
+        if tokio::time::timeout_at(deadline(grace), state.tasks.wait()).await.is_err() {
             tracing::warn!("activations still running after the grace period are abandoned");
         }
         if let Some(f) = state.feeds.get() {

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
-use super::entities::{existing_for_put, expect, page, segment};
+use super::entities::{existing_for_put, expect, list_page, segment};
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_json, Caller, QueryMap, RawBody};
 use super::AppState;
@@ -37,6 +37,13 @@ fn name_of(caller: &Caller, ns: &str, pkg: Option<&str>, name: &str) -> ApiResul
     FullName::new(&caller.resolve(ns), pkg, name).map_err(|e| ApiError::bad(e.to_string()))
 }
 
+fn action_row(e: Entity) -> Option<(u64, Value)> {
+    match e {
+        Entity::Action(a) => Some((a.updated, row(&a))),
+        _ => None,
+    }
+}
+
 fn row(a: &Action) -> Value {
     json!({
         "namespace": a.namespace, "name": a.name, "version": a.version, "publish": a.publish,
@@ -58,17 +65,7 @@ pub fn action_json(a: &Action, with_code: bool) -> Value {
 
 async fn list(State(s): State<Arc<AppState>>, caller: Caller, Path(ns): Path<String>, q: QueryMap) -> ApiResult<Json<Value>> {
     let ns = caller.own(&ns)?;
-    let (skip, limit) = q.paging("actions")?;
-    let rows = s
-        .store
-        .list(&format!("{ns}/"))?
-        .into_iter()
-        .filter_map(|e| match e {
-            Entity::Action(a) => Some((a.updated, row(&a))),
-            _ => None,
-        })
-        .collect();
-    Ok(Json(page(rows, "actions", skip, limit, q.flag("count", false)?)))
+    Ok(Json(list_page(&s.store, &format!("{ns}/"), "actions", &q, action_row)?))
 }
 
 async fn list_package(
@@ -79,7 +76,6 @@ async fn list_package(
 ) -> ApiResult<Json<Value>> {
     segment(&pkg)?;
     let ns = caller.resolve(&ns);
-    let (skip, limit) = q.paging("actions")?;
     let p = match s.store.get(&format!("{ns}/{pkg}"))? {
         Some(Entity::Package(p)) if ns == caller.namespace || p.publish => p,
         Some(Entity::Package(_)) => return Err(ApiError::Forbidden),
@@ -90,16 +86,7 @@ async fn list_package(
         Some(b) => (b.namespace.clone(), b.name.clone()),
         None => (ns.clone(), pkg.clone()),
     };
-    let rows = s
-        .store
-        .list(&format!("{rns}/{rpkg}/"))?
-        .into_iter()
-        .filter_map(|e| match e {
-            Entity::Action(a) => Some((a.updated, row(&a))),
-            _ => None,
-        })
-        .collect();
-    Ok(Json(page(rows, "actions", skip, limit, q.flag("count", false)?)))
+    Ok(Json(list_page(&s.store, &format!("{rns}/{rpkg}/"), "actions", &q, action_row)?))
 }
 
 async fn get_action(s: &AppState, caller: &Caller, name: FullName, q: &QueryMap) -> ApiResult<Json<Value>> {

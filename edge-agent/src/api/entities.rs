@@ -71,8 +71,22 @@ pub fn check_key_values(what: &str, kvs: &[KeyVal]) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Lists the entities under `prefix` that `row` keeps, as a page of `collection` (paging and `count` from `q`).
+pub fn list_page(
+    store: &crate::store::Store,
+    prefix: &str,
+    collection: &str,
+    q: &super::extract::QueryMap,
+    row: impl Fn(Entity) -> Option<(u64, Value)>,
+) -> Result<Value, ApiError> {
+    let (skip, limit) = q.paging(collection)?;
+    let count = q.flag("count", false)?;
+    let rows = store.list(prefix)?.into_iter().filter_map(row).collect();
+    Ok(page(rows, collection, skip, limit, count))
+}
+
 /// A page of rows, newest first; or `{collection: N}` with `count`.
-pub fn page(mut rows: Vec<(u64, Value)>, collection: &str, skip: usize, limit: usize, count: bool) -> Value {
+fn page(mut rows: Vec<(u64, Value)>, collection: &str, skip: usize, limit: usize, count: bool) -> Value {
     if count {
         return json!({ collection: rows.len() });
     }

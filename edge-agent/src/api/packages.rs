@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::entities::{check_key_values, existing_for_put, expect, merge_annotations, next_version, page, segment};
+use super::entities::{check_key_values, existing_for_put, expect, merge_annotations, next_version, list_page, segment};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, JsonBody, QueryMap};
 use super::AppState;
@@ -43,17 +43,11 @@ async fn list(State(s): State<Arc<AppState>>, c: Caller, Path(ns): Path<String>,
     let ns = c.resolve(&ns);
     let own = ns == c.namespace;
     let public = q.flag("public", false)?;
-    let (skip, limit) = q.paging("packages")?;
-    let rows = s
-        .store
-        .list(&format!("{ns}/"))?
-        .into_iter()
-        .filter_map(|e| match e {
-            Entity::Package(p) if (own && !public) || (p.publish && p.binding.is_none()) => Some((p.updated, row(&p))),
-            _ => None,
-        })
-        .collect();
-    Ok(Json(page(rows, "packages", skip, limit, q.flag("count", false)?)))
+    let rows = list_page(&s.store, &format!("{ns}/"), "packages", &q, |e| match e {
+        Entity::Package(p) if (own && !public) || (p.publish && p.binding.is_none()) => Some((p.updated, row(&p))),
+        _ => None,
+    })?;
+    Ok(Json(rows))
 }
 
 fn load(s: &AppState, id: &str) -> ApiResult<Option<Package>> {

@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::entities::{check_key_values, existing_for_put, expect, merge_annotations, next_version, page, segment};
+use super::entities::{check_key_values, existing_for_put, expect, merge_annotations, next_version, list_page, segment};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, JsonBody, QueryMap};
 use super::AppState;
@@ -52,18 +52,13 @@ fn relink(tx: &mut EntityTx<'_>, trigger: &PathName, rule_id: &str, link: Option
 
 async fn list(State(s): State<Arc<AppState>>, c: Caller, Path(ns): Path<String>, q: QueryMap) -> ApiResult<Json<Value>> {
     let ns = c.own(&ns)?;
-    let (skip, limit) = q.paging("rules")?;
-    let rows = s
-        .store
-        .list(&format!("{ns}/"))?
-        .into_iter()
-        .filter_map(|e| match e {
-            Entity::Rule(r) => Some((r.updated, json!({"namespace": r.namespace, "name": r.name, "version": r.version,
-                "publish": r.publish, "annotations": r.annotations, "updated": r.updated}))),
-            _ => None,
-        })
-        .collect();
-    Ok(Json(page(rows, "rules", skip, limit, q.flag("count", false)?)))
+    let rows = list_page(&s.store, &format!("{ns}/"), "rules", &q, |e| match e {
+        Entity::Rule(r) => Some((r.updated, json!({"namespace": r.namespace, "name": r.name, "version": r.version,
+            "publish": r.publish, "annotations": r.annotations, "trigger": r.trigger, "action": r.action,
+            "updated": r.updated}))),
+        _ => None,
+    })?;
+    Ok(Json(rows))
 }
 
 fn load(tx: &EntityTx<'_>, id: &str) -> Result<Rule, ApiError> {

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
 use super::actions::payload;
-use super::entities::{check_key_values, existing_for_put, expect, merge_annotations, next_version, page, segment};
+use super::entities::{check_key_values, existing_for_put, expect, merge_annotations, next_version, list_page, segment};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, JsonBody, QueryMap, RawBody};
 use super::AppState;
@@ -32,17 +32,11 @@ fn row(t: &Trigger) -> Value {
 
 async fn list(State(s): State<Arc<AppState>>, c: Caller, Path(ns): Path<String>, q: QueryMap) -> ApiResult<Json<Value>> {
     let ns = c.own(&ns)?;
-    let (skip, limit) = q.paging("triggers")?;
-    let rows = s
-        .store
-        .list(&format!("{ns}/"))?
-        .into_iter()
-        .filter_map(|e| match e {
-            Entity::Trigger(t) => Some((t.updated, row(&t))),
-            _ => None,
-        })
-        .collect();
-    Ok(Json(page(rows, "triggers", skip, limit, q.flag("count", false)?)))
+    let rows = list_page(&s.store, &format!("{ns}/"), "triggers", &q, |e| match e {
+        Entity::Trigger(t) => Some((t.updated, row(&t))),
+        _ => None,
+    })?;
+    Ok(Json(rows))
 }
 
 fn load(s: &AppState, c: &Caller, ns: &str, name: &str) -> ApiResult<Trigger> {

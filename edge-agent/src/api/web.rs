@@ -59,7 +59,7 @@ async fn web(
     if method == Method::OPTIONS && !ann.is_truthy("web-custom-options") {
         return Ok(cors_preflight(&headers));
     }
-    check_auth(&s, ann.get_value("require-whisk-auth"), &headers)?;
+    let user = check_auth(&s, ann.get_value("require-whisk-auth"), &headers)?;
     if body.len() > s.settings.limits.max_payload_bytes {
         return Err(ApiError::TooLarge(format!(
             "Request larger than allowed: {} > {} bytes.",
@@ -111,6 +111,9 @@ async fn web(
     args.insert("__ow_method".into(), json!(method.as_str().to_ascii_lowercase()));
     args.insert("__ow_headers".into(), Value::Object(hdrs));
     args.insert("__ow_path".into(), json!(ow_path));
+    if let Some(u) = user {
+        args.insert("__ow_user".into(), json!(u));
+    }
     let opts = InvokeOptions { blocking: true, wait: Duration::from_secs(60) };
     match s.invoke(&ns, r, args, opts).await? {
         Invoked::Pending(id) => {
@@ -140,15 +143,16 @@ fn body_value(body: &[u8], ct: &str, raw: bool) -> Value {
     json!(base64::engine::general_purpose::STANDARD.encode(body))
 }
 
-fn check_auth(s: &AppState, require: Option<&Value>, headers: &HeaderMap) -> ApiResult<()> {
-    let Some(req) = require else { return Ok(()) };
+/// Checks `require-whisk-auth`; the authenticated namespace, when credentials were required.
+fn check_auth(s: &AppState, require: Option<&Value>, headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(req) = require else { return Ok(None) };
     match req {
-        Value::Bool(false) | Value::Null => Ok(()),
+        Value::Bool(false) | Value::Null => Ok(None),
         Value::Bool(true) => {
             let (mut parts, _) = axum::http::Request::new(()).into_parts();
             parts.headers = headers.clone();
             let (u, k) = super::extract::basic_credentials(&parts).ok_or(ApiError::Unauthorized)?;
-            s.identities.authenticate(&u, &k).map(|_| ()).ok_or(ApiError::Unauthorized)
+            s.identities.authenticate(&u, &k).map(Some).ok_or(ApiError::Unauthorized)
         }
         other => {
             let want = match other {
@@ -157,7 +161,7 @@ fn check_auth(s: &AppState, require: Option<&Value>, headers: &HeaderMap) -> Api
             };
             let got = headers.get("x-require-whisk-auth").and_then(|v| v.to_str().ok());
             if got == Some(want.as_str()) {
-                Ok(())
+                Ok(None)
             } else {
                 Err(ApiError::Unauthorized)
             }

@@ -1,5 +1,6 @@
 //! Invocation: throttles, then a background activation (primitive or sequence) whose record is stored, awaited when blocking.
 
+mod conductor;
 mod primitive;
 pub mod resolve;
 mod sequence;
@@ -15,7 +16,7 @@ use crate::api::error::ApiError;
 use crate::entity::activation::new_activation_id;
 use crate::entity::Activation;
 use crate::state::AppState;
-use crate::entity::FullName;
+use crate::entity::{FullName, KeyValues};
 use crate::throttle::{InFlight, RateKind};
 pub use resolve::{check_final, resolve_action, Resolved};
 
@@ -41,6 +42,8 @@ pub enum Invoked {
 pub struct Lineage {
     /// The parent sequence's activation id.
     pub cause: Option<String>,
+    /// A conductor action run as one step of its own composition (not as the composition).
+    pub conductor_step: bool,
 }
 
 impl AppState {
@@ -130,8 +133,11 @@ impl AppState {
         lineage: Lineage,
         waiter: Option<oneshot::Sender<Activation>>,
     ) -> Activation {
+        let conductor = !lineage.conductor_step && r.action.annotations.is_truthy("conductor");
         let record = if r.action.exec.is_sequence() {
             Box::pin(self.run_sequence(caller, r, payload, id, lineage)).await
+        } else if conductor {
+            Box::pin(self.run_conductor(caller, r, payload, id, lineage)).await
         } else {
             self.run_primitive(caller, r, payload, id, lineage).await
         };

@@ -119,7 +119,10 @@ impl Application {
         });
         // The feeds stop with the writer token: they fire until every activation has drained.
         let sink = Arc::new(crate::builtin::AgentSink::new(&state));
-        let feeds = fogwhisk_feeds::Feeds::start(&data, sink, writer_stop.child_token())
+        // Direct firing: with an empty inbox a message is acknowledged once the agent recorded its fire
+        // (trigger activation and rule invocations, one durable commit) without the inbox's own commit.
+        let options = fogwhisk_feeds::FeedsOptions { direct_fire: true, ..Default::default() };
+        let feeds = fogwhisk_feeds::Feeds::start_with(&data, sink, writer_stop.child_token(), options)
             .await
             .map_err(|e| anyhow::anyhow!("starting the feeds: {e}"))?;
         let _ = state.feeds.set(feeds);

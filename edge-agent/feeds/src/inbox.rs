@@ -1,6 +1,6 @@
-//! The durable inbox: the writer commits incoming events in batches (one fsync per batch) and only
-//! then acknowledges QoS 1 messages to their broker; the worker fires committed events in order
-//! through the sink and deletes each one after the sink recorded it.
+//! The inbox writer: commits incoming MQTT events to the durable inbox in batches (one fsync per
+//! batch), or fires them directly in direct mode, and only then acknowledges QoS 1 messages to
+//! their broker. (`worker` fires what the inbox holds.)
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -9,17 +9,11 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::{
-    alarms::AlarmFeed,
-    error::FireError,
-    mqtt::MqttFeed,
     stats::Stats,
     store::{Batch, DedupRecord, InboxEntry, Source},
     Shared,
 };
 
-/// Fired events deleted from the inbox in one commit at most: more means faster firing, and more
-/// events fired again after a crash.
-const DELETE_BATCH: usize = 16;
 /// Direct mode fires a writer batch through the sink only when it is this small (under load the
 /// inbox's group commit is faster).
 const DIRECT_MAX: usize = 8;
@@ -131,7 +125,7 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<WriterItem>) {
         let recorded = if direct {
             fire_direct(&shared, &items).await
         } else {
-            match prepare(&shared, &items, false).await {
+            match prepare(&shared, &items).await {
                 Ok(batch) => store(&shared, batch).await,
                 Err(e) => {
                     tracing::error!(error = %e, "inbox dedup lookup failed; messages stay unacknowledged");
@@ -149,9 +143,7 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<WriterItem>) {
                 client, publish, ..
             } = item
             {
-                if publish.qos != QoS::AtMostOnce { DBG_ACKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst); }
                 if publish.qos != QoS::AtMostOnce && client.try_ack(&publish).is_err() {
-                    DBG_SPAWNED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     shared.tracker.spawn(async move {
                         let _ = client.ack(&publish).await;
                     });
@@ -164,7 +156,7 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<WriterItem>) {
 /// Direct mode: fires the events through the sink at once (the sink records them durably), and
 /// puts the rest in the inbox from the first failure on. Returns false when cancelled.
 async fn fire_direct(shared: &Arc<Shared>, items: &[WriterItem]) -> bool {
-    let batch = match prepare(shared, items, true).await {
+    let batch = match prepare(shared, items).await {
         Ok(b) => b,
         Err(_) => return false,
     };
@@ -195,6 +187,8 @@ async fn fire_direct(shared: &Arc<Shared>, items: &[WriterItem]) -> bool {
 async fn store(shared: &Arc<Shared>, batch: Batch) -> bool {
     let n = batch.events.len() as u64;
     let duplicates = batch.duplicates;
+    // Counted before the commit: the worker may fire and remove the events as soon as it is done.
+    Stats::add(&shared.stats.inbox_depth, n);
     let mut backoff = Duration::from_millis(100);
     loop {
         // A copy per attempt: a failed commit leaves nothing behind, the next one writes it all.
@@ -205,7 +199,10 @@ async fn store(shared: &Arc<Shared>, batch: Batch) -> bool {
             Err(e) => {
                 tracing::error!(error = %e, "inbox commit failed; retrying");
                 tokio::select! {
-                    _ = shared.cancel.cancelled() => return false,
+                    _ = shared.cancel.cancelled() => {
+                        Stats::sub(&shared.stats.inbox_depth, n);
+                        return false;
+                    }
                     _ = tokio::time::sleep(backoff) => {}
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -214,20 +211,17 @@ async fn store(shared: &Arc<Shared>, batch: Batch) -> bool {
     }
     Stats::add(&shared.stats.mqtt_duplicates, duplicates);
     if n > 0 {
-        Stats::add(&shared.stats.inbox_depth, n);
         shared.inbox_ready.notify_one();
     }
     true
 }
 
-/// Turns writer items into inbox events (with the packet-id records that recognise broker
-/// redeliveries). In direct mode nothing is looked up and a QoS 1 message's `msg_id` is derived
-/// from its client id, packet id and content, so a redelivery after a crash keeps its id.
-async fn prepare(
-    shared: &Arc<Shared>,
-    items: &[WriterItem],
-    direct: bool,
-) -> Result<Batch, crate::FeedError> {
+/// Turns writer items into inbox events. In inbox mode a QoS 1 message gets a random `msg_id` and
+/// a packet-id record that recognises its broker redeliveries. With direct mode enabled, its
+/// `msg_id` is derived from client id, packet id and content instead (no record), so a redelivery
+/// after a crash keeps its id whichever path it takes.
+async fn prepare(shared: &Arc<Shared>, items: &[WriterItem]) -> Result<Batch, crate::FeedError> {
+    let derived = shared.options.direct_fire;
     let mut batch = Batch::default();
     let mut seen: HashMap<String, u64> = HashMap::new();
     for item in items {
@@ -243,7 +237,7 @@ async fn prepare(
                 if p.qos != QoS::AtMostOnce {
                     let key = format!("{client_id}/{}", p.pkid);
                     let hash = content_hash(&p.topic, &p.payload);
-                    if direct {
+                    if derived {
                         msg_id = Some(format!("{:016x}", content_hash(&key, &hash.to_be_bytes())));
                     } else {
                         if p.dup {
@@ -300,116 +294,3 @@ async fn prepare(
     }
     Ok(batch)
 }
-
-pub(crate) fn spawn_worker(shared: Arc<Shared>, mqtt: Arc<MqttFeed>, alarms: Arc<AlarmFeed>) {
-    let s = shared.clone();
-    shared
-        .tracker
-        .spawn(async move { worker(s, mqtt, alarms).await });
-}
-
-async fn worker(shared: Arc<Shared>, mqtt: Arc<MqttFeed>, alarms: Arc<AlarmFeed>) {
-    let initial = Duration::from_millis(100);
-    let mut backoff = initial;
-    while !shared.cancel.is_cancelled() {
-        let head = match shared.blocking(|s| s.inbox_head(256)).await {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::error!(error = %e, "inbox read failed");
-                Vec::new()
-            }
-        };
-        if head.is_empty() {
-            tokio::select! {
-                _ = shared.cancel.cancelled() => break,
-                _ = shared.inbox_ready.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-            }
-            continue;
-        }
-        let mut retry_later = false;
-        let mut fired = Vec::new();
-        for (seq, entry) in head {
-            let outcome = if entry.trigger.is_empty() {
-                Ok(()) // unreadable entry: nothing to fire
-            } else {
-                tokio::select! {
-                    _ = shared.cancel.cancelled() => {
-                        remove(&shared, fired).await;
-                        return;
-                    }
-                    r = shared.sink.fire(&entry.trigger, entry.payload.clone()) => r,
-                }
-            };
-            let done = match outcome {
-                Ok(()) => {
-                    Stats::add(&shared.stats.fires_ok, 1);
-                    if let Some(how) = entry.retire {
-                        if let Err(e) = shared.sink.retire(&entry.trigger, how).await {
-                            tracing::warn!(trigger = %entry.trigger, error = %e, "could not retire trigger after its once alarm");
-                        }
-                    }
-                    true
-                }
-                Err(e) => {
-                    Stats::add(&shared.stats.fires_failed, 1);
-                    match e {
-                        FireError::NotFound(_) | FireError::Disabled(_) => {
-                            let disabled = matches!(e, FireError::Disabled(_));
-                            tracing::info!(trigger = %entry.trigger, error = %e, "trigger gone; feed stops firing it");
-                            match entry.source {
-                                Source::Mqtt => mqtt.trigger_gone(&entry.trigger, disabled).await,
-                                Source::Alarm => {
-                                    alarms.trigger_gone(&entry.trigger, disabled).await
-                                }
-                            }
-                            true
-                        }
-                        FireError::Rejected(_) => {
-                            tracing::warn!(trigger = %entry.trigger, error = %e, "fire rejected; event dropped");
-                            true
-                        }
-                        FireError::Throttled | FireError::Unavailable(_) => {
-                            tracing::debug!(trigger = %entry.trigger, error = %e, "fire failed; will retry");
-                            false
-                        }
-                    }
-                }
-            };
-            if !done {
-                retry_later = true;
-                break;
-            }
-            fired.push(seq);
-            if fired.len() >= DELETE_BATCH {
-                remove(&shared, std::mem::take(&mut fired)).await;
-            }
-            backoff = initial;
-        }
-        remove(&shared, fired).await;
-        if retry_later {
-            tokio::select! {
-                _ = shared.cancel.cancelled() => break,
-                _ = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
-        }
-    }
-}
-
-/// Deletes fired events from the inbox.
-async fn remove(shared: &Arc<Shared>, seqs: Vec<u64>) {
-    if seqs.is_empty() {
-        return;
-    }
-    let n = seqs.len() as u64;
-    if let Err(e) = shared.blocking(move |s| s.inbox_remove(&seqs)).await {
-        tracing::error!(error = %e, "inbox delete failed");
-    }
-    Stats::sub(&shared.stats.inbox_depth, n);
-}
-
-pub static DBG_ACKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-pub static DBG_SPAWNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-pub static DBG_ACKS_OUT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-pub fn dbg() -> (u64,u64,u64) { use std::sync::atomic::Ordering::SeqCst; (DBG_ACKS.load(SeqCst), DBG_SPAWNED.load(SeqCst), DBG_ACKS_OUT.load(SeqCst)) }

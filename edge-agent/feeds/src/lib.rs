@@ -6,23 +6,25 @@
 //! - `request`: lifecycle events and parameter access; `error`: typed errors; `sink`: the
 //!   [`TriggerSink`] the agent implements; `stats`: counters.
 //! - `store`: the feeds' own redb file (`<data>/feeds.redb`).
-//! - `inbox`: the durable inbox. Every event (MQTT message, connection status, alarm fire) is
-//!   committed there (fsync) before the broker gets its acknowledgement; one worker fires inbox
-//!   events in order through the sink and deletes each after the sink returned `Ok`. Delivery is
-//!   at least once: a crash between a fire and its deletion fires that event again with the same
-//!   `msg_id`, so consumers can deduplicate.
+//! - `inbox` (writer) and `worker`: the durable inbox. Every event (MQTT message, connection
+//!   status, alarm fire) is committed there (fsync) before the broker gets its acknowledgement;
+//!   one worker fires inbox events in order through the sink and deletes them after the sink
+//!   returned `Ok`. Delivery is at least once: a crash between a fire and its deletion fires that
+//!   event again with the same `msg_id`, so consumers can deduplicate. (Direct mode, an option,
+//!   fires small batches through the sink before acknowledging, without the inbox.)
 //! - `mqtt`: topic filters, broker URLs, one connection task per broker, the feed lifecycle.
 //! - `alarms`: parameters, next-fire computation across daylight-saving changes, the scheduler.
 
 mod alarms;
 mod clock;
 mod error;
-pub mod inbox;
+mod inbox;
 mod mqtt;
 mod request;
 mod sink;
 mod stats;
 mod store;
+mod worker;
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -167,7 +169,7 @@ impl Feeds {
         let alarms = Arc::new(alarms::AlarmFeed::new(shared.clone()));
         mqtt.restore().await?;
         alarms.restore().await?;
-        inbox::spawn_worker(shared.clone(), mqtt.clone(), alarms.clone());
+        worker::spawn_worker(shared.clone(), mqtt.clone(), alarms.clone());
         Ok(Feeds {
             shared,
             mqtt,

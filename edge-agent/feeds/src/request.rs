@@ -43,8 +43,9 @@ impl FromStr for Lifecycle {
     }
 }
 
-/// One invocation of a feed action, as the agent hands it over.
-#[derive(Debug, Clone)]
+/// One invocation of a feed action, as the agent hands it over. Its `Debug` shows parameter names
+/// only (values may hold `authKey` or broker passwords).
+#[derive(Clone)]
 pub struct FeedRequest {
     /// The lifecycle event.
     pub event: Lifecycle,
@@ -52,6 +53,16 @@ pub struct FeedRequest {
     pub trigger: String,
     /// The feed's parameters (user and package parameters; `authKey` and `lifecycleEvent` are ignored).
     pub params: Map<String, Value>,
+}
+
+impl std::fmt::Debug for FeedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedRequest")
+            .field("event", &self.event)
+            .field("trigger", &self.trigger)
+            .field("params", &self.params.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl FeedRequest {
@@ -112,5 +123,20 @@ impl FeedRequest {
             Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad()),
             Some(_) => Err(bad()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_parameter_values() {
+        let params = serde_json::json!({"authKey": "uuid:secret", "url": "mqtt://u:pw@h"});
+        let r = FeedRequest::new("create", "/ns/t", params.as_object().unwrap().clone()).unwrap();
+        let shown = format!("{r:?}");
+        assert!(shown.contains("authKey") && !shown.contains("secret") && !shown.contains("pw@"));
+        assert_eq!(r.event, Lifecycle::Create);
+        assert_eq!(r.trigger_parts().unwrap(), ("ns", "t"));
     }
 }

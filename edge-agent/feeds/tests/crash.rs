@@ -15,6 +15,7 @@ use common::{wait_until, Mosquitto};
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use serde_json::Value;
 
+/// The probe process; killed when dropped (so a failing test leaves nothing running).
 struct Probe {
     child: Child,
 }
@@ -42,14 +43,39 @@ impl Probe {
         Probe { child }
     }
 
+    fn signal(&mut self, sig: i32) {
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
     fn kill9(mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
+        self.signal(libc::SIGKILL);
         let _ = self.child.wait();
     }
 
+    /// SIGTERM, and the probe must exit by itself (clean shutdown) within 10 s.
     fn terminate(mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let _ = self.child.wait();
+        self.signal(libc::SIGTERM);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "probe exited with {status}");
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "probe did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.signal(libc::SIGKILL);
+            let _ = self.child.wait();
+        }
     }
 }
 

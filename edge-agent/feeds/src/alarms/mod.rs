@@ -313,15 +313,17 @@ impl AlarmFeed {
             return;
         }
         let n = fired.len() as u64;
+        // Counted before the commit: the worker may fire and remove the events as soon as it is done.
+        Stats::add(&self.shared.stats.inbox_depth, n);
         match self.shared.blocking(move |s| s.commit(batch)).await {
             Ok(_) => {
                 Stats::add(&self.shared.stats.alarm_fires, n);
-                Stats::add(&self.shared.stats.inbox_depth, n);
                 self.shared.inbox_ready.notify_one();
                 tracing::debug!(?fired, "alarms fired");
             }
             Err(err) => {
-                tracing::error!(error = %err, ?fired, "could not record alarm fires; they are skipped")
+                Stats::sub(&self.shared.stats.inbox_depth, n);
+                tracing::error!(error = %err, ?fired, "could not record alarm fires; they are skipped");
             }
         }
     }

@@ -12,7 +12,7 @@ use rumqttc::{
     AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter, Transport,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc::error::TrySendError, watch, Notify};
+use tokio::sync::{mpsc, mpsc::error::TrySendError, watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::{config::BrokerUrl, topic::wire_filters, topic::TopicFilter};
@@ -58,7 +58,8 @@ pub(crate) struct Broker {
     pub resync: Notify,
     pub connected: AtomicBool,
     pub cancel: CancellationToken,
-    /// Generation of the routes, bumped by every change.
+    /// Generation of the routes, bumped by every change (1 for the initial routes, so a caller can
+    /// wait for the first connection's subscriptions).
     pub wanted: AtomicU64,
     /// The last generation whose subscriptions the broker acknowledged.
     pub applied: watch::Sender<u64>,
@@ -100,7 +101,7 @@ impl Broker {
             resync: Notify::new(),
             connected: AtomicBool::new(false),
             cancel: shared.cancel.child_token(),
-            wanted: AtomicU64::new(0),
+            wanted: AtomicU64::new(1),
             applied: watch::Sender::new(0),
         });
         let (s, b) = (shared.clone(), broker.clone());
@@ -149,15 +150,55 @@ fn qos(q: u8) -> QoS {
     }
 }
 
-async fn run(
-    shared: Arc<Shared>,
-    broker: Arc<Broker>,
+/// What the poller forwards: one result of `EventLoop::poll`.
+type Polled = Result<Event, rumqttc::ConnectionError>;
+
+/// Drives the rumqttc event loop in its own task and forwards every event, so the connection task
+/// never drops an unfinished `poll()` (which is not cancel-safe while it writes to the socket).
+/// After an error it waits with exponential backoff before polling again (which reconnects).
+async fn poller(
     mut eventloop: EventLoop,
-    writer: WriterTx,
-    mut believed: BTreeMap<String, u8>,
+    tx: mpsc::Sender<Polled>,
+    stop: CancellationToken,
+    max: Duration,
 ) {
     let initial = Duration::from_millis(100);
     let mut backoff = initial;
+    loop {
+        let ev = tokio::select! {
+            _ = stop.cancelled() => break,
+            ev = eventloop.poll() => ev,
+        };
+        let failed = ev.is_err();
+        if matches!(ev, Ok(Event::Incoming(Packet::ConnAck(_)))) {
+            backoff = initial;
+        }
+        if tx.send(ev).await.is_err() {
+            break;
+        }
+        if failed {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(max);
+        }
+    }
+}
+
+async fn run(
+    shared: Arc<Shared>,
+    broker: Arc<Broker>,
+    eventloop: EventLoop,
+    writer: WriterTx,
+    mut believed: BTreeMap<String, u8>,
+) {
+    let (tx, mut events) = mpsc::channel::<Polled>(256);
+    let stop_poller = CancellationToken::new();
+    let (stop, max) = (stop_poller.clone(), shared.options.reconnect_max);
+    shared
+        .tracker
+        .spawn(async move { poller(eventloop, tx, stop, max).await });
     let mut connected = false;
     let mut failures = 0u32;
     // Triggers told `connected` during the current connection (once their subscriptions are acknowledged).
@@ -177,13 +218,13 @@ async fn run(
                     announce(&broker, &writer, &mut announced).await;
                 }
             }
-            ev = eventloop.poll() => match ev {
-                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+            ev = events.recv() => match ev {
+                None => break,
+                Some(Ok(Event::Incoming(Packet::ConnAck(ack)))) => {
                     tracing::info!(broker = %broker.url.masked(), session_present = ack.session_present, "MQTT connected");
                     connected = true;
                     broker.connected.store(true, Ordering::Relaxed);
                     Stats::add(&shared.stats.mqtt_connected, 1);
-                    backoff = initial;
                     failures = 0;
                     announced.clear();
                     let generation = broker.wanted.load(Ordering::SeqCst);
@@ -194,14 +235,14 @@ async fn run(
                         announce(&broker, &writer, &mut announced).await;
                     }
                 }
-                Ok(Event::Incoming(Packet::SubAck(_) | Packet::UnsubAck(_))) if pending > 0 => {
+                Some(Ok(Event::Incoming(Packet::SubAck(_) | Packet::UnsubAck(_)))) if pending > 0 => {
                     pending -= 1;
                     if pending == 0 {
                         broker.applied.send_replace(target);
                         announce(&broker, &writer, &mut announced).await;
                     }
                 }
-                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                Some(Ok(Event::Incoming(Packet::Publish(publish)))) => {
                     let triggers: Vec<String> = broker
                         .route_snapshot()
                         .into_iter()
@@ -218,10 +259,11 @@ async fn run(
                         break; // writer gone: shutting down
                     }
                 }
-                Ok(ev) => { if let Event::Outgoing(rumqttc::Outgoing::PubAck(_)) = ev { crate::inbox::DBG_ACKS_OUT.fetch_add(1, std::sync::atomic::Ordering::SeqCst); } }
-                Err(e) => {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
                     if connected {
                         connected = false;
+                        pending = 0;
                         broker.connected.store(false, Ordering::Relaxed);
                         Stats::sub(&shared.stats.mqtt_connected, 1);
                         tracing::warn!(broker = %broker.url.masked(), error = %e, "MQTT connection lost; reconnecting");
@@ -235,11 +277,6 @@ async fn run(
                         tracing::warn!(broker = %broker.url.masked(), error = %e, attempts = failures + 1, "MQTT connection failed; retrying");
                     }
                     failures = failures.saturating_add(1);
-                    tokio::select! {
-                        _ = broker.cancel.cancelled() => break,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(shared.options.reconnect_max);
                 }
             }
         }
@@ -247,13 +284,18 @@ async fn run(
     if connected {
         broker.connected.store(false, Ordering::Relaxed);
         Stats::sub(&shared.stats.mqtt_connected, 1);
-        // A clean DISCONNECT: the persistent session (clean_session=false) stays on the broker.
+        // A clean DISCONNECT (the persistent session stays on the broker): let the poller send it.
         let _ = broker.client.try_disconnect();
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            while eventloop.poll().await.is_ok() {}
+            while let Some(Ok(ev)) = events.recv().await {
+                if matches!(ev, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
+                    break;
+                }
+            }
         })
         .await;
     }
+    stop_poller.cancel();
 }
 
 /// Makes the broker's subscriptions match the routes (everything when the broker has no session

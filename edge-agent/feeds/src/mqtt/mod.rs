@@ -28,7 +28,7 @@ use crate::{
 };
 
 /// Longest wait for a broker to acknowledge changed subscriptions before a lifecycle call returns.
-const ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+const ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 const MISSING: &str = "Missing mandatory feed properties, must include url and topic.";
 
@@ -91,6 +91,13 @@ impl MqttFeed {
         let (ns, name) = req.trigger_parts()?;
         let (ns, name) = (ns.to_string(), name.to_string());
         let mut st = self.state.lock().await;
+        // The brokers this call touches (before and after), to wait for their acknowledgements.
+        let mut touched: Vec<String> = st
+            .subs
+            .get(&req.trigger)
+            .map(|s| s.broker.key())
+            .into_iter()
+            .collect();
         let result = match req.event {
             Lifecycle::Create => self.create(&mut st, &req).await?,
             Lifecycle::Read => {
@@ -141,12 +148,13 @@ impl MqttFeed {
             }
         };
         self.update_counts(&st);
-        // Return once a connected broker acknowledged the changed subscriptions, so a message
-        // published right after CREATE or UPDATE is not missed (bounded: a slow broker only delays).
-        let waits: Vec<_> = st
-            .brokers
-            .values()
-            .filter(|b| b.connected.load(Ordering::Relaxed))
+        touched.extend(st.subs.get(&req.trigger).map(|s| s.broker.key()));
+        // Return once the broker acknowledged the changed subscriptions (a new connection: once it
+        // connected and subscribed), so a message published right after CREATE or UPDATE is not
+        // missed. Bounded: an unreachable broker only delays the answer.
+        let waits: Vec<_> = touched
+            .iter()
+            .filter_map(|k| st.brokers.get(k))
             .map(|b| (b.applied.subscribe(), b.wanted.load(Ordering::SeqCst)))
             .collect();
         drop(st);

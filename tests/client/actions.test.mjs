@@ -174,3 +174,24 @@ test('delAnnotations removes annotations on update', async () => {
   assert.equal(annotation(res.body, 'added'), 3);
   assert.equal(res.body.exec.code, CODE, 'exec is kept when not given');
 });
+
+test('binary is computed by the server, not taken from the client', async () => {
+  const plain = await ctx.agent.request('PUT', `/api/v1/namespaces/_/actions/${uniqueName('bin')}`,
+    { body: { exec: { kind: 'nodejs:20', code: CODE, binary: true } } });
+  assert.equal(plain.status, 200, plain.text);
+  assert.equal(plain.body.exec.binary, false);
+  const b64 = Buffer.from('PK\u0003\u0004 pretend archive bytes').toString('base64');
+  const coded = await ctx.agent.request('PUT', `/api/v1/namespaces/_/actions/${uniqueName('bin')}`,
+    { body: { exec: { kind: 'nodejs:20', code: b64, binary: false } } });
+  assert.equal(coded.status, 200, coded.text);
+  assert.equal(coded.body.exec.binary, true);
+});
+
+test('an explicit version on update is used as given', async () => {
+  const name = uniqueName('ver');
+  await ctx.ow.actions.create({ name, action: CODE });
+  const u = await ctx.ow.actions.update({ name, action: CODE, version: '1.2.3' });
+  assert.equal(u.version, '1.2.3');
+  const next = await ctx.ow.actions.update({ name, action: CODE });
+  assert.equal(next.version, '1.2.4');
+});

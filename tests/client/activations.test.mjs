@@ -2,7 +2,7 @@
 // upto, skip, limit, docs, count), get, /logs, /result, id validation.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { useAgent, uniqueName, rejectsWith, assertError, sleep, LOG_LINE } from './helpers.mjs';
+import { useAgent, uniqueName, rejectsWith, assertError, sleep, waitFor, LOG_LINE } from './helpers.mjs';
 
 const ctx = useAgent();
 const act = uniqueName('acta');
@@ -20,6 +20,9 @@ before(async () => {
     await sleep(5); // distinct start times, so since/upto bounds fall strictly between records
   }
   packaged = await ctx.ow.actions.invoke({ name: `${pkg}/inner`, blocking: true });
+  // records may be stored just after the blocking response; wait until all are listed
+  await waitFor(async () => (await ctx.ow.activations.list({ count: true })).activations >= records.length + 1,
+    { message: 'all activation records stored' });
 });
 
 test('list returns summaries, newest first', async () => {
@@ -119,7 +122,7 @@ test('failed activations appear with their status code', async () => {
   const bad = uniqueName('actbad');
   await ctx.ow.actions.create({ name: bad, action: 'function main() { return { error: "nope" }; }' });
   const body = await rejectsWith(ctx.ow.actions.invoke({ name: bad, blocking: true }), 502, { standardBody: false });
-  const [row] = await ctx.ow.activations.list({ name: bad });
+  const row = await waitFor(async () => (await ctx.ow.activations.list({ name: bad }))[0], { message: 'listed' });
   assert.equal(row.activationId, body.activationId);
   assert.equal(row.statusCode, 1);
   const result = await ctx.ow.activations.result({ name: body.activationId });

@@ -2,7 +2,8 @@
 // namespaces, limits, CORS, `namespaces create`, and the SIGTERM shutdown contract.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startAgent, useAgent, agentBinary } from './helpers.mjs';
+import { existsSync, readFileSync } from 'node:fs';
+import { startAgent, useAgent, agentBinary, waitFor } from './helpers.mjs';
 
 const ctx = useAgent();
 
@@ -117,4 +118,53 @@ test('entities, keys and activations survive a restart on the same data folder',
     if (second) await second.stop();
     else if (!first.exit) await first.stop();
   }
+});
+
+/** True while /proc/<pid> is a live (non-zombie) process. */
+function alive(pid) {
+  if (!existsSync(`/proc/${pid}`)) return false;
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+test('SIGTERM with an activation in flight still exits 0 in time and leaves no runtime behind', async () => {
+  const agent = await startAgent();
+  let stopped = false;
+  try {
+    const ow = agent.client();
+    await ow.actions.create({ name: 'pid', action: 'function main() { return { pid: process.pid }; }' });
+    await ow.actions.create({ name: 'slow', action: 'function main() { return new Promise((r) => setTimeout(() => r({}), 120000)); }' });
+    const warmPid = (await ow.actions.invoke({ name: 'pid', blocking: true, result: true })).pid;
+    assert.ok(alive(warmPid), 'the warm runtime process is alive while the agent runs');
+    const slow = await agent.request('POST', '/api/v1/namespaces/_/actions/slow', { body: {} });
+    assert.equal(slow.status, 202);
+    // a blocking request is also left hanging; its connection simply ends at shutdown
+    const hanging = agent.request('POST', '/api/v1/namespaces/_/actions/slow?blocking=true', { body: {} }).catch((e) => e);
+    await waitFor(async () => (await ow.activations.list({ count: true })).activations >= 1, { message: 'first record' });
+    stopped = true;
+    await agent.stop(); // asserts exit code 0 within 10 s
+    await hanging;
+    await waitFor(() => !alive(warmPid), { timeout: 5000, message: `runtime process ${warmPid} to end with the agent` });
+  } finally {
+    if (!stopped) await agent.stop();
+  }
+});
+
+test('rule status changes accept the wsk CLI body shape', async () => {
+  const ow = ctx.ow;
+  await ow.triggers.create({ name: 'cli-trg' });
+  await ow.actions.create({ name: 'cli-act', action: 'function main(p) { return p; }' });
+  await ow.rules.create({ name: 'cli-rule', trigger: 'cli-trg', action: 'cli-act' });
+  const off = await ctx.agent.request('POST', '/api/v1/namespaces/_/rules/cli-rule',
+    { body: { status: 'inactive', trigger: null, action: null } });
+  assert.equal(off.status, 200, off.text);
+  assert.equal((await ow.rules.get({ name: 'cli-rule' })).status, 'inactive');
+  const created = await ctx.agent.request('PUT', '/api/v1/namespaces/_/triggers/cli-trg2?overwrite=false', { body: { name: 'cli-trg2' } });
+  assert.equal(created.status, 200, created.text);
+  const res = await ctx.agent.request('POST', '/api/v1/namespaces/_/actions/cli-act?blocking=true&result=false', { body: { k: 1 } });
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body.response.result, { k: 1 });
 });

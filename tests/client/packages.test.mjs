@@ -2,7 +2,7 @@
 // packages across namespaces, force delete, 409 when not empty, reserved name `default`.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { useAgent, uniqueName, rejectsWith, assertError, annotation, kv } from './helpers.mjs';
+import { useAgent, uniqueName, rejectsWith, assertError, annotation, kv, waitFor } from './helpers.mjs';
 
 const ctx = useAgent();
 const ECHO = 'function main(params) { return params; }';
@@ -129,7 +129,7 @@ test('a published package of another namespace can be read, bound and invoked', 
   const act = await ctx.ow.actions.invoke({ name: `/other/${shared}/hello`, params: { x: 1 }, blocking: true });
   assert.deepEqual(act.response.result, { owner: 'other', x: 1 });
   assert.equal(act.namespace, 'guest', 'the activation belongs to the caller');
-  const mine = await ctx.ow.activations.get({ name: act.activationId });
+  const mine = await waitFor(() => ctx.ow.activations.get({ name: act.activationId }), { message: 'activation record' });
   assert.equal(mine.activationId, act.activationId);
   await rejectsWith(other.activations.get({ name: act.activationId }), 404);
 

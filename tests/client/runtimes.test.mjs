@@ -75,6 +75,19 @@ test('a zipped Node.js action with package.json main and a local module', async 
   assert.deepEqual(out, { loud: 'HEY!' });
 });
 
+test('a zipped action created without a kind uses nodejs:default', async () => {
+  const zip = await makeZip({
+    'package.json': JSON.stringify({ main: 'index.js' }),
+    'index.js': 'function main(params) { return params; }\nexports.main = main;\n',
+  });
+  const name = uniqueName('zipdef');
+  const a = await ctx.ow.actions.create({ name, action: zip });
+  assert.match(a.exec.kind, /^nodejs:\d+$/);
+  const act = await ctx.ow.actions.invoke({ name, params: { hello: 'world' }, blocking: true });
+  assert.equal(act.response.success, true);
+  assert.deepEqual(act.response.result, { hello: 'world' });
+});
+
 test('a zipped action with index.js and a custom main name', async () => {
   const zip = await makeZip({
     'index.js': 'exports.run = (p) => ({ ran: true, n: p.n * 2 });\n',

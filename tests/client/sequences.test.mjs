@@ -127,3 +127,42 @@ test('sequence validation errors are 400', async () => {
   const ok = await put(uniqueName('s50'), { exec: { kind: 'sequence', components: fifty } });
   assert.equal(ok.status, 200, ok.text);
 });
+
+test('a conductor action drives its components and returns the final params', async () => {
+  const name = uniqueName('conductor');
+  await ctx.ow.actions.create({ name, annotations: { conductor: true }, action: `function main(p) {
+    if (p.$step === undefined) return { action: '/guest/${inc}', params: { x: p.x }, state: { $step: 1 } };
+    if (p.$step === 1) return { action: '/guest/${dbl}', params: { x: p.x }, state: { $step: 2 } };
+    return { params: { final: p.x } };
+  }` });
+  const act = await ctx.ow.actions.invoke({ name, params: { x: 5 }, blocking: true });
+  assert.equal(act.response.success, true, JSON.stringify(act.response));
+  assert.deepEqual(act.response.result, { final: 12 });
+  assert.equal(annotation(act, 'conductor'), true);
+  assert.equal(annotation(act, 'kind'), 'sequence');
+  // conductor, inc, conductor, dbl, conductor
+  assert.equal(act.logs.length, 5);
+  const derived = await Promise.all(act.logs.map((id) => ctx.ow.activations.get({ name: id })));
+  assert.deepEqual(derived.map((d) => d.name), [name, inc, name, dbl, name]);
+  for (const d of derived) assert.equal(d.cause, act.activationId);
+});
+
+test('a conductor returning an error ends with that error', async () => {
+  const name = uniqueName('condfail');
+  await ctx.ow.actions.create({ name, annotations: { conductor: true },
+    action: 'function main(p) { return { error: "conductor says no" }; }' });
+  const body = await rejectsWith(ctx.ow.actions.invoke({ name, blocking: true }), 502, { standardBody: false });
+  assert.equal(body.response.success, false);
+  assert.deepEqual(body.response.result, { error: 'conductor says no' });
+});
+
+test('every listed activation can be read with get, logs and result', async () => {
+  const list = await ctx.ow.activations.list({ limit: 200 });
+  assert.ok(list.length > 0);
+  for (const row of list) {
+    const id = row.activationId;
+    assert.equal((await ctx.ow.activations.get({ activation: id })).activationId, id);
+    assert.ok(Array.isArray((await ctx.ow.activations.logs({ activation: id })).logs), `logs of ${id}`);
+    assert.equal(typeof (await ctx.ow.activations.result({ activation: id })).success, 'boolean', `result of ${id}`);
+  }
+});

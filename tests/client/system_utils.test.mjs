@@ -2,7 +2,7 @@
 // its actions invokable from guest (activations recorded for guest), read-only to guest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useAgent, rejectsWith, annotation } from './helpers.mjs';
+import { useAgent, rejectsWith, annotation, waitFor } from './helpers.mjs';
 
 const ctx = useAgent();
 const invoke = (name, params) => ctx.ow.actions.invoke({ name: `/whisk.system/utils/${name}`, params, blocking: true, result: true });
@@ -62,8 +62,8 @@ test('the activation belongs to the caller and names the system path', async () 
   const act = await ctx.ow.actions.invoke({ name: '/whisk.system/utils/echo', params: { who: 'guest' }, blocking: true });
   assert.equal(act.namespace, 'guest');
   assert.equal(annotation(act, 'path'), 'whisk.system/utils/echo');
-  const listed = await ctx.ow.activations.list({ name: 'utils/echo', limit: 5 });
-  assert.ok(listed.some((a) => a.activationId === act.activationId), 'listed in guest activations by pkg/action');
+  await waitFor(async () => (await ctx.ow.activations.list({ name: 'utils/echo', limit: 5 }))
+    .some((a) => a.activationId === act.activationId), { message: 'listed in guest activations by pkg/action' });
 });
 
 test('guest cannot change or delete system entities', async () => {

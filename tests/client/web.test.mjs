@@ -3,7 +3,7 @@
 // raw-http, require-whisk-auth, 404 when not exported, CORS on OPTIONS.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { useAgent, uniqueName, assertError } from './helpers.mjs';
+import { useAgent, uniqueName, assertError, waitFor } from './helpers.mjs';
 
 const ctx = useAgent();
 const SHOW = `function main(p) {
@@ -26,6 +26,8 @@ before(async () => {
   names.raw = uniqueName('webraw');
   names.secure = uniqueName('websecure');
   names.pkg = uniqueName('webpkg');
+  names.authed = uniqueName('webauthed');
+  names.final = uniqueName('webfinal');
   await ctx.ow.actions.create({ name: names.show, action: SHOW, params: { fixed: 'action' },
     annotations: { 'web-export': true } });
   await ctx.ow.actions.create({ name: names.hidden, action: SHOW });
@@ -40,6 +42,10 @@ before(async () => {
   await ctx.ow.actions.create({ name: names.raw, action: SHOW, annotations: { 'web-export': true, 'raw-http': true } });
   await ctx.ow.actions.create({ name: names.secure, action: SHOW,
     annotations: { 'web-export': true, 'require-whisk-auth': 'letmein' } });
+  await ctx.ow.actions.create({ name: names.authed, action: SHOW,
+    annotations: { 'web-export': true, 'require-whisk-auth': true } });
+  await ctx.ow.actions.create({ name: names.final, action: SHOW, params: { locked: 'action' },
+    annotations: { 'web-export': true, final: true } });
   await ctx.ow.packages.create({ name: names.pkg });
   await ctx.ow.actions.create({ name: `${names.pkg}/inside`, action: SHOW, annotations: { 'web-export': true } });
 });
@@ -144,6 +150,20 @@ test('require-whisk-auth with a string needs the X-Require-Whisk-Auth header', a
   assert.equal(ok.status, 200, ok.text);
 });
 
+test('require-whisk-auth: true needs valid credentials and sets __ow_user', async () => {
+  assertError(await web('GET', `guest/default/${names.authed}.json`), 401);
+  const ok = await ctx.agent.request('GET', `/api/v1/web/guest/default/${names.authed}.json`);
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.body.user, 'guest');
+});
+
+test('final parameters cannot be overridden by the request', async () => {
+  assertError(await web('GET', `guest/default/${names.final}.json?locked=request`), 400);
+  const ok = await web('GET', `guest/default/${names.final}.json?other=1`);
+  assert.equal(ok.status, 200, ok.text);
+  assert.deepEqual(ok.body.params, { locked: 'action', other: '1' });
+});
+
 test('actions without web-export and missing actions are 404', async () => {
   assertError(await web('GET', `guest/default/${names.hidden}.json`), 404);
   assertError(await web('GET', `guest/default/${uniqueName('ghost')}.json`), 404);
@@ -168,9 +188,14 @@ test('OPTIONS on a web action answers CORS headers', async () => {
 });
 
 test('the web activation is recorded in the owner namespace', async () => {
-  await web('GET', `guest/default/${names.show}.json?marker=1`);
-  const list = await ctx.ow.activations.list({ name: names.show, docs: true, limit: 1 });
-  assert.equal(list.length, 1);
-  assert.equal(list[0].namespace, 'guest');
-  assert.equal(list[0].response.result.params.marker, '1');
+  const marker = uniqueName('marker');
+  const res = await web('GET', `guest/default/${names.show}.json?marker=${marker}`);
+  assert.equal(res.status, 200, res.text);
+  // the record may be stored just after the response
+  const found = await waitFor(async () => {
+    const list = await ctx.ow.activations.list({ name: names.show, docs: true, limit: 5 });
+    return list.find((a) => a.response && a.response.result.params && a.response.result.params.marker === marker);
+  }, { message: 'the web activation record' });
+  assert.equal(found.namespace, 'guest');
+  assert.equal(found.name, names.show);
 });

@@ -156,6 +156,16 @@ async fn main() {
             warm.push(ms(t.elapsed()));
         }
     }
+    // The API's own HTTP exchange: an authenticated GET that does no work.
+    let mut hop = Vec::new();
+    for i in 0..WARM_RUNS + 20 {
+        let t = Instant::now();
+        let r = http.get(format!("{api}/api/v1/namespaces")).basic_auth(&user, Some(&key)).send().await.unwrap();
+        r.bytes().await.unwrap();
+        if i >= 20 {
+            hop.push(ms(t.elapsed()));
+        }
+    }
     // Non-blocking throughput: accepted per second, and until every activation is recorded.
     let t = Instant::now();
     let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
@@ -193,6 +203,7 @@ async fn main() {
     println!("warm blocking invoke via API   p50 {w50:.3} ms  p99 {w99:.3} ms");
     println!("direct /run to runtime (floor) p50 {f50:.3} ms  p99 {f99:.3} ms");
     println!("warm overhead ratio            p50 {:.2}x  p99 {:.2}x", w50 / f50, w99 / f99);
+    println!("API round trip alone (GET /namespaces) p50 {:.3} ms", pct(hop, 0.5));
     println!("cold start via API             p50 {c50:.1} ms");
     println!("process start + /init (floor)  p50 {fc50:.1} ms");
     println!("cold start ratio               p50 {:.2}x", c50 / fc50);

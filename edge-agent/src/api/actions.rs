@@ -206,7 +206,8 @@ fn wait_of(q: &QueryMap) -> ApiResult<Duration> {
     }
 }
 
-fn with_id(mut r: Response, id: &str) -> Response {
+/// Adds the `x-openwhisk-activation-id` header OpenWhisk puts on invoke and fire answers.
+pub(crate) fn with_id(mut r: Response, id: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(id) {
         r.headers_mut().insert("x-openwhisk-activation-id", v);
     }

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
-use super::actions::payload;
+use super::actions::{payload, with_id};
 use super::entities::{check_key_values, existing_for_put, expect, merge_annotations, next_version, list_page, segment};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, JsonBody, QueryMap, RawBody};
@@ -129,12 +129,6 @@ async fn fire(
         .collect();
     match s.fire(&t, args, hdrs).await? {
         None => Ok(StatusCode::NO_CONTENT.into_response()),
-        Some(id) => {
-            let mut r = (StatusCode::ACCEPTED, Json(json!({"activationId": id}))).into_response();
-            if let Ok(v) = HeaderValue::from_str(&id) {
-                r.headers_mut().insert("x-openwhisk-activation-id", v);
-            }
-            Ok(r)
-        }
+        Some(id) => Ok(with_id((StatusCode::ACCEPTED, Json(json!({"activationId": id}))).into_response(), &id)),
     }
 }

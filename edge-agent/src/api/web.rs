@@ -117,11 +117,8 @@ async fn web(
     let opts = InvokeOptions { blocking: true, wait: Duration::from_secs(60) };
     match s.invoke(&ns, r, args, opts).await? {
         Invoked::Pending(id) => {
-            let mut resp = (StatusCode::ACCEPTED, Json(json!({"error": "Response not yet ready.", "code": id}))).into_response();
-            if let Ok(v) = HeaderValue::from_str(&id) {
-                resp.headers_mut().insert("x-openwhisk-activation-id", v);
-            }
-            Ok(resp)
+            let resp = (StatusCode::ACCEPTED, Json(json!({"error": "Response not yet ready.", "code": id}))).into_response();
+            Ok(super::actions::with_id(resp, &id))
         }
         Invoked::Done(a) => {
             let result = match a.response.status {

@@ -9,6 +9,7 @@ pub struct Proc {
     /// Shown in messages.
     pub name: String,
     child: Child,
+    log: std::path::PathBuf,
 }
 
 impl Proc {
@@ -21,13 +22,17 @@ impl Proc {
             .stderr(out)
             .spawn()
             .map_err(|e| anyhow::anyhow!("starting {name}: {e}"))?;
-        Ok(Proc { name: name.to_string(), child })
+        Ok(Proc { name: name.to_string(), child, log: log.to_path_buf() })
     }
 
     /// Fails when the process has already exited.
     pub fn check_alive(&mut self) -> anyhow::Result<()> {
         match self.child.try_wait()? {
-            Some(status) => anyhow::bail!("{} exited early ({status}); see its log", self.name),
+            Some(status) => {
+                let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+                anyhow::bail!("{} exited early ({status}): {last} (log: {})", self.name, self.log.display())
+            }
             None => Ok(()),
         }
     }

@@ -187,22 +187,31 @@ pub fn ensure_builtin(
     Ok(map)
 }
 
+/// What identifies one version of the namespaces file: every save renames a new file into place, so the
+/// inode changes even when two saves fall in the same mtime tick.
+type Stamp = Option<(SystemTime, u64, u64)>;
+
+fn stamp(data: &Path) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(file_of(data)).ok()?;
+    Some((m.modified().ok()?, m.ino(), m.len()))
+}
+
 /// The live table the API authenticates against; reloads the file when another process changed it.
 pub struct Identities {
     data: PathBuf,
-    inner: RwLock<(Option<SystemTime>, NamespaceMap)>,
+    inner: RwLock<(Stamp, NamespaceMap)>,
 }
 
 impl Identities {
     /// Loads the data folder's namespaces.
     pub fn new(data: &Path) -> Result<Self, IdentityError> {
         let map = load(data)?;
-        let mtime = fs::metadata(file_of(data)).and_then(|m| m.modified()).ok();
-        Ok(Self { data: data.to_path_buf(), inner: RwLock::new((mtime, map)) })
+        Ok(Self { data: data.to_path_buf(), inner: RwLock::new((stamp(data), map)) })
     }
 
     fn refresh(&self) {
-        let mtime = fs::metadata(file_of(&self.data)).and_then(|m| m.modified()).ok();
+        let mtime = stamp(&self.data);
         let stale = self.inner.read().map(|g| g.0 != mtime).unwrap_or(true);
         if stale {
             match load(&self.data) {

@@ -15,13 +15,14 @@ async fn main() {
         }
     };
     fogwhisk_edge::telemetry::init(&settings.log_format);
+    let shutdown = shutdown_signal();
     let result = match &cli.command {
         Command::Namespaces { action } => cli::namespaces(&settings, action),
         Command::Deploy { manifest, vars, apihost, auth } => {
             cli::deploy(&settings, manifest, vars, apihost.clone(), auth.clone()).await
         }
         Command::Serve { .. } => match Application::build(settings).await {
-            Ok(app) => app.run_until_stopped(shutdown_signal()).await,
+            Ok(app) => app.run_until_stopped(shutdown).await,
             Err(e) => Err(e),
         },
     };

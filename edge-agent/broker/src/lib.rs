@@ -45,6 +45,9 @@ use tokio::sync::oneshot;
 /// Attempts at finding a free port when the caller asked for port 0.
 pub const PORT_ATTEMPTS: usize = 5;
 
+/// Attempts at binding a fixed port (100 ms apart).
+pub const FIXED_PORT_ATTEMPTS: usize = 30;
+
 /// How long [`EmbeddedBroker::start`] waits for the listener to accept an MQTT connection.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -101,15 +104,21 @@ impl EmbeddedBroker {
         };
         let mut addr = reserve(listen)?;
         let router_tx = Router::new(0, config::router()).spawn();
-        let attempts = if listen.port() == 0 { PORT_ATTEMPTS } else { 1 };
+        // A fixed port that was free a moment ago can be held briefly when rumqttd binds it (seen on
+        // loopback under load, cause not pinned down): try the same port again for a while.
+        let attempts = if listen.port() == 0 { PORT_ATTEMPTS } else { FIXED_PORT_ATTEMPTS };
         let mut attempt = 1;
         loop {
             let server = Server::new(config::listener(addr), router_tx.clone(), V4);
             match launch(addr, server) {
-                Err(BrokerError::Listener { .. }) if attempt < attempts => {
-                    tracing::debug!(%addr, attempt, "port taken before rumqttd bound it; picking another");
+                Err(BrokerError::Listener { message, .. }) if attempt < attempts => {
+                    tracing::debug!(%addr, attempt, %message, "rumqttd could not bind; trying again");
                     attempt += 1;
-                    addr = reserve(listen)?;
+                    if listen.port() == 0 {
+                        addr = reserve(listen)?;
+                    } else {
+                        thread::sleep(Duration::from_millis(100));
+                    }
                 }
                 result => return result,
             }

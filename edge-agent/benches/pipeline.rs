@@ -26,24 +26,7 @@ fn pct(mut v: Vec<f64>, p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn free_port() -> u16 {
-    // Below the kernel's ephemeral range (32768 and up), so no outgoing connection can take the port
-    // between now and the moment a server binds it (or binds it again after a restart).
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    loop {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
-        let n = nanos ^ (std::process::id() as u64).wrapping_mul(7919) ^ COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(104_729);
-        let port = 20_000 + (n % 12_000) as u16;
-        // Never the same port twice in one test process (a port is free until its server starts).
-        static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-        let mut given = GIVEN.lock().unwrap();
-        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            given.push(port);
-            return port;
-        }
-    }
-}
+use fogwhisk_testkit::free_port;
 
 fn mosquitto(dir: &Path, port: u16) -> std::process::Child {
     use std::os::unix::fs::PermissionsExt;

@@ -163,8 +163,10 @@ async fn delivery_survives_a_killed_hub_and_nothing_arrives_twice() {
     wait_for("outbox drained", || store.outbox_stats().unwrap().depth == 0).await;
     let after = ingested(&hub2.url).await;
     let remaining = queued.len() as u64 - delivered_at_kill;
-    // At most the one batch in flight at the kill can be sent again (the hub replaces it by key).
-    assert!(after >= remaining && after <= remaining + 6, "hub counted {after} after restart, {remaining} were left");
+    // At most the one batch in flight at the kill can be sent again (the hub replaces it by key), and
+    // `delivered_at_kill` can miss a batch the hub acknowledged just before the kill (the site counts it
+    // right after): one batch either way. The stored set is compared exactly below.
+    assert!(after + 6 >= remaining && after <= remaining + 6, "hub counted {after} after restart, {remaining} were left");
 
     let list: AggregateList =
         reqwest::get(format!("{}/api/v1/aggregates?site=site-a&limit=100000", hub2.url)).await.unwrap().json().await.unwrap();

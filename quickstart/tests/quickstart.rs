@@ -43,6 +43,24 @@ fn start(data: &Path, ports: &[u16; 5]) -> Run {
     Run { child, lines }
 }
 
+impl Drop for Run {
+    /// A failed assertion must not leave the federation running: SIGTERM, then SIGKILL after 30 s.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Run {
     fn wait_for(&self, text: &str, within: Duration) -> Vec<String> {
         let deadline = std::time::Instant::now() + within;
@@ -62,7 +80,7 @@ impl Run {
         }
     }
 
-    fn stop(mut self, sig: i32) -> std::process::ExitStatus {
+    fn stop(&mut self, sig: i32) -> std::process::ExitStatus {
         unsafe { libc::kill(self.child.id() as i32, sig) };
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
@@ -102,11 +120,12 @@ fn quickstart_reports_both_sites_stops_cleanly_and_resumes() {
         let index = http.get(format!("{hub}/index.yaml")).send().await.unwrap().text().await.unwrap();
         assert!(index.contains("fogwhisk-edge") && index.contains("fogwhisk-hub"), "{index}");
     });
+    let mut run = run;
     let status = run.stop(libc::SIGINT);
     assert!(status.success(), "quickstart exited with {status}");
 
     // Again: resumes from its data folder (no second backfill), then stops on SIGTERM.
-    let run = start(&data, &ports);
+    let mut run = start(&data, &ports);
     let seen = run.wait_for("Fogwhisk quickstart is running", Duration::from_secs(120));
     assert!(!seen.iter().any(|l| l.contains("publishing")), "history published twice: {seen:#?}");
     let status = run.stop(libc::SIGTERM);

@@ -1,5 +1,6 @@
 //! Edge agent benchmark: warm invoke latency vs a direct `/run` (the floor), cold start vs process start + `/init`,
 //! non-blocking throughput, and the agent's idle memory. Prints its figures; run with `cargo bench -p fogwhisk-edge`.
+//! Warm invokes and direct runs alternate, so both meet the same load from the rest of the (shared) machine.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use fogwhisk_runtime::{ActionSpec, PoolConfig, RunContext, RuntimeKind, RuntimeP
 use serde_json::json;
 
 const CODE: &str = "function main(p) { return { ok: true } }";
-const WARM_RUNS: usize = 400;
+const WARM_RUNS: usize = 1000;
 const COLD_RUNS: usize = 12;
 const NONBLOCKING: usize = 2000;
 
@@ -54,8 +55,8 @@ fn ctx() -> RunContext {
     }
 }
 
-/// Direct `/run` posts to one initialized runtime process, and process start + `/init` times.
-async fn floor(dir: &std::path::Path) -> (Vec<f64>, Vec<f64>) {
+/// Process start + `/init` times, and one initialized runtime process for direct `/run` posts.
+async fn floor(dir: &std::path::Path) -> (Vec<f64>, RuntimeProcess, std::sync::Arc<fogwhisk_runtime::Pool>) {
     let mut cfg = PoolConfig::new(dir.join("floor"));
     cfg.prewarm = vec![];
     std::fs::create_dir_all(&cfg.work_dir).unwrap();
@@ -72,19 +73,16 @@ async fn floor(dir: &std::path::Path) -> (Vec<f64>, Vec<f64>) {
     }
     let p = RuntimeProcess::spawn(&cfg, RuntimeKind::Nodejs20, 256).await.unwrap();
     p.init(&spec("warm"), &ctx()).await.unwrap();
-    let mut warm = Vec::new();
-    for i in 0..WARM_RUNS + 20 {
-        let t = Instant::now();
-        let r = p.run(&ctx(), Duration::from_secs(60)).await.unwrap();
-        assert_eq!(r.status, 200);
-        p.logs().take_activation(Duration::from_millis(100)).await;
-        if i >= 20 {
-            warm.push(ms(t.elapsed()));
-        }
-    }
-    p.kill().await;
-    pool.shutdown().await;
-    (warm, cold)
+    (cold, p, pool)
+}
+
+/// One direct `/run` to the floor process, its logs collected as the agent does.
+async fn direct_run(p: &RuntimeProcess) -> f64 {
+    let t = Instant::now();
+    let r = p.run(&ctx(), Duration::from_secs(60)).await.unwrap();
+    assert_eq!(r.status, 200);
+    p.logs().take_activation(Duration::from_millis(100)).await;
+    ms(t.elapsed())
 }
 
 fn idle_rss_kb(bin: &str) -> u64 {
@@ -105,6 +103,7 @@ fn idle_rss_kb(bin: &str) -> u64 {
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
+    let (floor_cold, floor_proc, floor_pool) = floor(dir.path()).await;
     let over = Figment::new()
         .merge(Serialized::default("listen", "127.0.0.1:0"))
         .merge(Serialized::default("data_dir", dir.path().join("data")))
@@ -144,16 +143,19 @@ async fn main() {
         assert_eq!(r.status(), 200);
         cold.push(ms(t.elapsed()));
     }
-    // Warm blocking invokes.
+    // Warm blocking invokes, each followed by a direct run to the floor process.
     assert!(put("warm".into()).await.unwrap().status().is_success());
-    let mut warm = Vec::new();
+    let (mut warm, mut floor_warm) = (Vec::new(), Vec::new());
     for i in 0..WARM_RUNS + 20 {
         let t = Instant::now();
         let r = invoke("warm", true).await.unwrap();
         assert_eq!(r.status(), 200);
         r.bytes().await.unwrap();
+        let api = ms(t.elapsed());
+        let direct = direct_run(&floor_proc).await;
         if i >= 20 {
-            warm.push(ms(t.elapsed()));
+            warm.push(api);
+            floor_warm.push(direct);
         }
     }
     // The API's own HTTP exchange: an authenticated GET that does no work.
@@ -195,7 +197,8 @@ async fn main() {
     stop.cancel();
     server.await.unwrap().unwrap();
 
-    let (floor_warm, floor_cold) = floor(dir.path()).await;
+    floor_proc.kill().await;
+    floor_pool.shutdown().await;
     let rss = idle_rss_kb(env!("CARGO_BIN_EXE_fogwhisk-edge"));
     let (w50, w99, f50, f99) = (pct(warm.clone(), 0.5), pct(warm, 0.99), pct(floor_warm.clone(), 0.5), pct(floor_warm, 0.99));
     let (c50, fc50) = (pct(cold, 0.5), pct(floor_cold, 0.5));

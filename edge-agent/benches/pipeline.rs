@@ -1,6 +1,7 @@
 //! Site pipeline benchmark against real Mosquitto: MQTT publish → action start latency next to a plain
 //! broker round trip (the floor), and sustained messages per second through `record-reading` into the
 //! telemetry store. Prints its figures; run with `cargo bench -p fogwhisk-edge --bench pipeline`.
+//! Pipeline and floor messages alternate, a few milliseconds apart, so both meet the same machine.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -47,12 +48,13 @@ async fn client(port: u16, id: &str) -> (AsyncClient, rumqttc::EventLoop) {
     AsyncClient::new(o, 10_000)
 }
 
-/// Broker round trip: publish to a subscriber on the same broker.
-async fn floor(port: u16) -> Vec<f64> {
+/// A subscriber on the floor topic: it reports each message's delay (publish to receipt).
+async fn floor_subscriber(port: u16) -> tokio::sync::mpsc::UnboundedReceiver<f64> {
     let (sub, mut sub_loop) = client(port, "floor-sub").await;
     sub.subscribe("bench/floor", QoS::AtLeastOnce).await.unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
+        let _sub = sub;
         while let Ok(ev) = sub_loop.poll().await {
             if let Event::Incoming(Packet::Publish(p)) = ev {
                 let sent: f64 = std::str::from_utf8(&p.payload).unwrap().parse().unwrap();
@@ -60,16 +62,7 @@ async fn floor(port: u16) -> Vec<f64> {
             }
         }
     });
-    let (publ, mut pub_loop) = client(port, "floor-pub").await;
-    tokio::spawn(async move { while pub_loop.poll().await.is_ok() {} });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut out = Vec::new();
-    for _ in 0..LATENCY_SAMPLES {
-        publ.publish("bench/floor", QoS::AtLeastOnce, false, now_ms().to_string()).await.unwrap();
-        out.push(rx.recv().await.unwrap());
-        tokio::time::sleep(Duration::from_millis(3)).await;
-    }
-    out
+    rx
 }
 
 #[tokio::main]
@@ -114,10 +107,18 @@ async fn main() {
 
     let (publ, mut pub_loop) = client(port, "bench-pub").await;
     tokio::spawn(async move { while pub_loop.poll().await.is_ok() {} });
+    let mut floor_rx = floor_subscriber(port).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    for _ in 0..LATENCY_SAMPLES + 20 {
+    let mut fl = Vec::new();
+    for i in 0..LATENCY_SAMPLES + 20 {
         publ.publish("bench/lat", QoS::AtLeastOnce, false, now_ms().to_string()).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(8)).await;
+        tokio::time::sleep(Duration::from_millis(4)).await;
+        publ.publish("bench/floor", QoS::AtLeastOnce, false, now_ms().to_string()).await.unwrap();
+        let d = floor_rx.recv().await.unwrap();
+        if i >= 20 {
+            fl.push(d);
+        }
+        tokio::time::sleep(Duration::from_millis(4)).await;
     }
     let mut lat = Vec::new();
     let t0 = Instant::now();
@@ -137,7 +138,6 @@ async fn main() {
     }
     lat.sort_by(|a, b| b.partial_cmp(a).unwrap());
     lat.truncate(LATENCY_SAMPLES); // the newest, once the pool is warm
-    let fl = floor(port).await;
 
     // Throughput: sensor messages through the manifest's rule into the telemetry store.
     let day = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
@@ -162,6 +162,7 @@ async fn main() {
     stop.cancel();
     server.await.unwrap().unwrap();
     let _ = broker.kill();
+    let _ = broker.wait();
 
     let (l50, l99, f50, f99) = (pct(lat.clone(), 0.5), pct(lat, 0.99), pct(fl.clone(), 0.5), pct(fl, 0.99));
     println!("site pipeline benchmark (real Mosquitto, QoS 1, durable inbox and fires)");

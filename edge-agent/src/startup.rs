@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use fogwhisk_runtime::{Pool, PoolConfig, RuntimeKind};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -184,7 +185,11 @@ impl Application {
                 stop.cancel();
             }
         };
-        let mut server = tokio::spawn(axum::serve(self.listener, app).with_graceful_shutdown(signal).into_future());
+        // Answers go out at once: no Nagle delay on small responses.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let mut server = tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(signal).into_future());
         let ended_early = tokio::select! {
             r = &mut server => Some(r),
             _ = stop.cancelled() => None,

@@ -54,7 +54,12 @@ fn load(s: &AppState, c: &Caller, ns: &str, id: &str) -> ApiResult<Activation> {
     if !valid_activation_id(id) {
         return Err(ApiError::bad(format!("The activation id '{id}' is not valid: it must be 32 hexadecimal characters.")));
     }
-    match s.store.get_activation(&id.to_ascii_lowercase())? {
+    let id = id.to_ascii_lowercase();
+    let found = match s.activations.uncommitted(&id) {
+        Some(a) => Some(a),
+        None => s.store.get_activation(&id)?,
+    };
+    match found {
         Some(a) if a.namespace == ns => Ok(a),
         _ => Err(ApiError::NotFound),
     }

@@ -41,7 +41,7 @@ impl AppState {
         let limit = self.settings.limits.sequence_max_length * 2 + 1;
         let response = loop {
             let cid = new_activation_id();
-            let rec = self.execute(caller, r, params.clone(), cid.clone(), step.clone(), None).await;
+            let rec = self.execute(caller, r, params.clone(), cid.clone(), step.clone()).await;
             ids.push(cid);
             duration += rec.end.saturating_sub(rec.start);
             if failed(&rec) {
@@ -74,7 +74,7 @@ impl AppState {
                 }
             };
             let aid = new_activation_id();
-            let done = self.execute(caller, &target, object(out.get("params")), aid.clone(), component.clone(), None).await;
+            let done = self.execute(caller, &target, object(out.get("params")), aid.clone(), component.clone()).await;
             ids.push(aid);
             duration += done.end.saturating_sub(done.start).max(done.duration.unwrap_or(0));
             if failed(&done) {

@@ -82,11 +82,14 @@ impl AppState {
             logs,
             annotations: vec![KeyVal::new("path", json!(format!("{ns}/{}", trigger.name)))],
         };
-        // The fire and the invocations it starts are durable together before anything runs or is answered.
-        self.activations.write_fired(record, pending).await?;
+        // The fire and the invocations it starts are committed together before the fire is answered (or its
+        // MQTT message acknowledged). The invocations start while the commit runs: a crash before it ends
+        // loses the fire's answer, so its sender fires again, and the invocations run again (at least once).
+        let commit = self.activations.queue_fired(record, pending).await?;
         for (resolved, slot, aid) in starts {
-            self.start(&ns, resolved, args.clone(), aid, Some(slot), None);
+            self.start(&ns, resolved, args.clone(), aid, Some(slot));
         }
+        commit.durable().await?;
         Ok(Some(id))
     }
 

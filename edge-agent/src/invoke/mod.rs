@@ -1,6 +1,8 @@
-//! Invocation: throttles, then a background activation (primitive or sequence) whose record is stored, awaited when blocking.
+//! Invocation: throttles, then an activation (primitive or sequence) whose record is stored: run in the blocking
+//! caller's own task, or in the background.
 
 mod conductor;
+mod detach;
 mod primitive;
 pub mod resolve;
 mod sequence;
@@ -10,14 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use tokio::sync::oneshot;
-
 use crate::api::error::ApiError;
 use crate::entity::activation::new_activation_id;
 use crate::entity::Activation;
 use crate::state::AppState;
 use crate::entity::{FullName, KeyValues};
 use crate::throttle::{InFlight, RateKind};
+use detach::Detachable;
 pub use resolve::{check_final, resolve_action, Resolved};
 
 /// How a caller wants an invocation.
@@ -60,25 +61,30 @@ impl AppState {
         })
     }
 
-    /// Runs an admitted activation in the background; its record goes to `waiter` when it ends.
-    pub(crate) fn start(
-        self: &Arc<Self>,
+    /// Runs an admitted activation in the background.
+    pub(crate) fn start(self: &Arc<Self>, caller: &str, r: Resolved, payload: Map<String, Value>, id: String, slot: Option<InFlight>) {
+        self.tasks.spawn(self.clone().activation(caller, r, payload, id, slot));
+    }
+
+    /// An admitted activation as a future that owns everything it needs (its in-flight slot too).
+    fn activation(
+        self: Arc<Self>,
         caller: &str,
         r: Resolved,
         payload: Map<String, Value>,
         id: String,
         slot: Option<InFlight>,
-        waiter: Option<oneshot::Sender<Activation>>,
-    ) {
-        let state = self.clone();
+    ) -> impl std::future::Future<Output = Activation> + Send + 'static {
         let caller = caller.to_string();
-        self.tasks.spawn(async move {
+        async move {
             let _slot = slot;
-            state.execute(&caller, &r, payload, id, Lineage::default(), waiter).await;
-        });
+            self.execute(&caller, &r, payload, id, Lineage::default()).await
+        }
     }
 
-    /// Invokes an action for `caller` with throttles, storing its activation record.
+    /// Invokes an action for `caller` with throttles, storing its activation record. A blocking caller's
+    /// activation runs in its own task (no hand-off); if the wait runs out or the caller goes away, it
+    /// continues in the background.
     pub async fn invoke(
         self: &Arc<Self>,
         caller: &str,
@@ -88,14 +94,13 @@ impl AppState {
     ) -> Result<Invoked, ApiError> {
         let slot = self.admit(caller)?;
         let id = new_activation_id();
-        let (done_tx, done_rx) = oneshot::channel();
-        self.start(caller, r, payload, id.clone(), Some(slot), Some(done_tx));
         if !opts.blocking {
+            self.start(caller, r, payload, id.clone(), Some(slot));
             return Ok(Invoked::Pending(id));
         }
-        match tokio::time::timeout(opts.wait, done_rx).await {
-            Ok(Ok(record)) => Ok(Invoked::Done(Box::new(record))),
-            Ok(Err(_)) => Err(ApiError::Internal(format!("activation {id} ended without a record"))),
+        let job = Detachable::new(self.clone().activation(caller, r, payload, id.clone(), Some(slot)), &self.tasks);
+        match tokio::time::timeout(opts.wait, job).await {
+            Ok(record) => Ok(Invoked::Done(Box::new(record))),
             Err(_) => Ok(Invoked::Pending(id)),
         }
     }
@@ -109,7 +114,7 @@ impl AppState {
                 .map_err(|e| e.to_string())
                 .and_then(|name| resolve_action(&self.store, &p.caller, &name).map_err(|e| e.to_string()));
             match resolved {
-                Ok(r) => self.start(&p.caller, r, p.args, p.activation_id, None, None),
+                Ok(r) => self.start(&p.caller, r, p.args, p.activation_id, None),
                 Err(e) => {
                     tracing::warn!(activation = %p.activation_id, action = %p.action, error = %e, "pending invocation dropped");
                     self.activations.forget_pending(p.activation_id).await?;
@@ -122,8 +127,8 @@ impl AppState {
         Ok(n)
     }
 
-    /// Runs an action (primitive or sequence), hands its record to `waiter` (as OpenWhisk answers a blocking
-    /// caller before the record is persisted), then stores it and returns it.
+    /// Runs an action (primitive or sequence) and returns its record, queued for storage: callers get
+    /// their answer before the record is persisted, as in OpenWhisk.
     pub(crate) async fn execute(
         self: &Arc<Self>,
         caller: &str,
@@ -131,7 +136,6 @@ impl AppState {
         payload: Map<String, Value>,
         id: String,
         lineage: Lineage,
-        waiter: Option<oneshot::Sender<Activation>>,
     ) -> Activation {
         let conductor = !lineage.conductor_step && r.action.annotations.is_truthy("conductor");
         let record = if r.action.exec.is_sequence() {
@@ -145,10 +149,7 @@ impl AppState {
             .invocations
             .get_or_create(&crate::metrics::StatusLabel { status: status_label(&record).into() })
             .inc();
-        if let Some(w) = waiter {
-            let _ = w.send(record.clone());
-        }
-        if let Err(e) = self.activations.write(record.clone()).await {
+        if let Err(e) = self.activations.record(record.clone()).await {
             tracing::error!(activation = %record.activation_id, error = %e, "activation record not stored");
         }
         record

@@ -53,7 +53,7 @@ impl AppState {
             };
             let child = new_activation_id();
             let record =
-                self.execute(caller, &component, args, child.clone(), Lineage { cause: Some(id.clone()), conductor_step: false }, None).await;
+                self.execute(caller, &component, args, child.clone(), Lineage { cause: Some(id.clone()), conductor_step: false }).await;
             ids.push(child);
             duration += record.end.saturating_sub(record.start).max(record.duration.unwrap_or(0));
             end = record.end.max(end);

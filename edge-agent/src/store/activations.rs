@@ -1,11 +1,9 @@
-//! Activation records in the store: group-committed writes, newest-first listing, and bounded retention.
+//! Activation records in the store: the changes the writer commits, newest-first listing, and bounded retention.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use redb::ReadableTable;
-use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -27,13 +25,28 @@ pub struct PendingInvocation {
 }
 
 /// One change the writer commits.
-enum Op {
+pub(super) enum Op {
     /// Store a finished activation and forget its pending invocation, if any.
     Finished(Activation),
     /// Store a trigger activation together with the invocations it starts.
     Fired(Activation, Vec<PendingInvocation>),
     /// Forget a pending invocation that cannot run.
     Forget(String),
+}
+
+impl Op {
+    /// Someone is waiting on this commit (a trigger fire before its answer or MQTT acknowledgement).
+    pub(super) fn is_urgent(&self) -> bool {
+        !matches!(self, Op::Finished(_))
+    }
+
+    /// The activation record it stores, if any.
+    pub(super) fn record(&self) -> Option<&Activation> {
+        match self {
+            Op::Finished(a) | Op::Fired(a, _) => Some(a),
+            Op::Forget(_) => None,
+        }
+    }
 }
 
 /// Filters of `GET /activations`.
@@ -120,7 +133,7 @@ impl Store {
         Ok(out)
     }
 
-    fn apply(&self, batch: &[Op]) -> Result<(), StoreError> {
+    pub(super) fn apply(&self, batch: &[Op]) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         {
             let mut docs = tx.open_table(ACTIVATIONS)?;
@@ -190,80 +203,11 @@ fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(|e| StoreError::Db(e.to_string()))
 }
 
-type Pending = (Op, oneshot::Sender<Result<(), String>>);
-
-/// Writes activations in groups: many concurrent records share one durable commit.
-#[derive(Clone)]
-pub struct ActivationWriter {
-    tx: mpsc::Sender<Pending>,
-}
-
-/// Most records in one commit.
-const MAX_BATCH: usize = 512;
-
-impl ActivationWriter {
-    /// Starts the writer task; it drains what is queued and stops when `stop` is cancelled.
-    pub fn start(store: Store, stop: CancellationToken) -> (Self, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::channel::<Pending>(4096);
-        let handle = tokio::spawn(async move {
-            loop {
-                let first = tokio::select! {
-                    m = rx.recv() => m,
-                    _ = stop.cancelled() => { rx.close(); rx.recv().await }
-                };
-                let Some(first) = first else { break };
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(p) => batch.push(p),
-                        Err(_) => break,
-                    }
-                }
-                let (records, acks): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-                let s = store.clone();
-                let result = tokio::task::spawn_blocking(move || s.apply(&records))
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string()));
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, "cannot store activations");
-                }
-                for ack in acks {
-                    let _ = ack.send(result.clone());
-                }
-            }
-            tracing::debug!("activation writer stopped");
-        });
-        (Self { tx }, handle)
-    }
-
-    async fn submit(&self, op: Op) -> Result<(), StoreError> {
-        let (ack, done) = oneshot::channel();
-        self.tx.send((op, ack)).await.map_err(|_| StoreError::Db("activation writer stopped".into()))?;
-        done.await
-            .map_err(|_| StoreError::Db("activation writer stopped".into()))?
-            .map_err(StoreError::Db)
-    }
-
-    /// Stores a finished activation durably (and forgets its pending invocation); returns once committed.
-    pub async fn write(&self, a: Activation) -> Result<(), StoreError> {
-        self.submit(Op::Finished(a)).await
-    }
-
-    /// Stores a trigger activation and the rule invocations it starts in one commit.
-    pub async fn write_fired(&self, a: Activation, starts: Vec<PendingInvocation>) -> Result<(), StoreError> {
-        self.submit(Op::Fired(a, starts)).await
-    }
-
-    /// Forgets a pending invocation that cannot run any more.
-    pub async fn forget_pending(&self, id: String) -> Result<(), StoreError> {
-        self.submit(Op::Forget(id)).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ActivationWriter;
+    use tokio_util::sync::CancellationToken;
     use crate::entity::{activation::new_activation_id, KeyVal, Outcome, Response};
     use serde_json::json;
 

@@ -1,8 +1,11 @@
 //! The site's durable store (redb in the data folder): entities and activations, crash-safe on every commit.
 
 mod activations;
+mod cache;
+mod writer;
 
-pub use activations::{ActivationFilter, ActivationWriter, PendingInvocation};
+pub use activations::{ActivationFilter, PendingInvocation};
+pub use writer::{ActivationWriter, Commit};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -55,6 +58,7 @@ db_err!(redb::TransactionError, redb::TableError, redb::StorageError, redb::Comm
 #[derive(Clone)]
 pub struct Store {
     pub(crate) db: Arc<Database>,
+    cache: Arc<cache::EntityCache>,
 }
 
 /// Entity reads and writes inside one write transaction.
@@ -102,18 +106,23 @@ impl Store {
             tx.open_table(PENDING)?;
         }
         tx.commit()?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self { db: Arc::new(db), cache: Arc::default() })
     }
 
-    /// Reads one entity.
+    /// Reads one entity (from memory when no write happened since it was last read).
     pub fn get(&self, id: &str) -> Result<Option<Entity>, StoreError> {
+        if let Some(hit) = self.cache.get(id) {
+            return Ok(hit);
+        }
+        let generation = self.cache.generation();
         let tx = self.db.begin_read()?;
         let t = tx.open_table(ENTITIES)?;
-        let found = t.get(id)?;
-        match found {
-            Some(v) => decode(id, v.value()).map(Some),
-            None => Ok(None),
-        }
+        let found = match t.get(id)? {
+            Some(v) => Some(decode(id, v.value())?),
+            None => None,
+        };
+        self.cache.put(id, generation, found.clone());
+        Ok(found)
     }
 
     /// Runs `f` in one durable write transaction; nothing is written if it fails.
@@ -127,7 +136,9 @@ impl Store {
             let mut etx = EntityTx { table };
             f(&mut etx)?
         };
-        tx.commit().map_err(StoreError::from)?;
+        let committed = tx.commit().map_err(StoreError::from);
+        self.cache.invalidate();
+        committed?;
         Ok(r)
     }
 
@@ -184,5 +195,22 @@ mod tests {
         assert_eq!(s.get("guest/t2").unwrap(), None);
         assert_eq!(s.list("guest/").unwrap().len(), 1);
         assert_eq!(s.list("gue/").unwrap().len(), 0);
+    }
+
+    #[test]
+    fn reads_after_a_write_see_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("s.redb")).unwrap();
+        assert_eq!(s.get("guest/t").unwrap(), None);
+        s.write::<_, StoreError>(|tx| tx.put("guest/t", &trigger("t"))).unwrap();
+        assert_eq!(s.get("guest/t").unwrap(), Some(trigger("t")));
+        let Entity::Trigger(mut t) = trigger("t") else { unreachable!() };
+        t.version = "0.0.2".into();
+        let changed = Entity::Trigger(t);
+        s.write::<_, StoreError>(|tx| tx.put("guest/t", &changed)).unwrap();
+        assert_eq!(s.get("guest/t").unwrap(), Some(changed.clone()));
+        assert_eq!(s.get("guest/t").unwrap(), Some(changed));
+        s.write::<_, StoreError>(|tx| tx.delete("guest/t").map(drop)).unwrap();
+        assert_eq!(s.get("guest/t").unwrap(), None);
     }
 }

@@ -65,6 +65,52 @@ async fn floor_subscriber(port: u16) -> tokio::sync::mpsc::UnboundedReceiver<f64
     rx
 }
 
+/// A runtime process initialized with `code`, outside the agent: the floor of the agent's hop into an action.
+async fn runtime_floor(dir: &Path, code: &str) -> (fogwhisk_runtime::RuntimeProcess, std::sync::Arc<fogwhisk_runtime::Pool>) {
+    use fogwhisk_runtime::{ActionSpec, PoolConfig, RuntimeKind, RuntimeProcess};
+    let mut cfg = PoolConfig::new(dir.join("floor"));
+    cfg.prewarm = vec![];
+    std::fs::create_dir_all(&cfg.work_dir).unwrap();
+    let pool = fogwhisk_runtime::Pool::start(cfg.clone()).await.unwrap(); // writes the runner programs
+    let p = RuntimeProcess::spawn(&cfg, RuntimeKind::Nodejs20, 256).await.unwrap();
+    let spec = ActionSpec {
+        key: "floor".into(),
+        name: "/guest/floor".into(),
+        kind: RuntimeKind::Nodejs20,
+        code: code.into(),
+        binary: false,
+        main: "main".into(),
+        memory_mb: 256,
+        timeout: Duration::from_secs(60),
+        logs_limit_bytes: 10 << 20,
+        concurrency: 1,
+        init_env: BTreeMap::new(),
+    };
+    assert_eq!(p.init(&spec, &run_ctx(json!({}))).await.unwrap().status, 200);
+    (p, pool)
+}
+
+fn run_ctx(params: Value) -> fogwhisk_runtime::RunContext {
+    fogwhisk_runtime::RunContext {
+        params,
+        namespace: "guest".into(),
+        action_name: "/guest/floor".into(),
+        action_version: "0.0.1".into(),
+        activation_id: "0".repeat(32),
+        transaction_id: "0".repeat(32),
+        deadline_ms: u64::MAX / 2,
+        api_key: None,
+    }
+}
+
+/// One `/run` straight to the floor runtime: the delay from sending it to the action's start.
+async fn direct_start(p: &fogwhisk_runtime::RuntimeProcess) -> f64 {
+    let r = p.run(&run_ctx(json!({"body": now_ms().to_string()})), Duration::from_secs(60)).await.unwrap();
+    p.logs().take_activation(Duration::from_millis(100)).await;
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    v["started"].as_f64().unwrap() - v["sent"].as_f64().unwrap()
+}
+
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
@@ -108,15 +154,19 @@ async fn main() {
     let (publ, mut pub_loop) = client(port, "bench-pub").await;
     tokio::spawn(async move { while pub_loop.poll().await.is_ok() {} });
     let mut floor_rx = floor_subscriber(port).await;
+    let (runtime, runtime_pool) = runtime_floor(dir.path(), probe).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut fl = Vec::new();
+    let (mut fl, mut hop) = (Vec::new(), Vec::new());
     for i in 0..LATENCY_SAMPLES + 20 {
         publ.publish("bench/lat", QoS::AtLeastOnce, false, now_ms().to_string()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(4)).await;
         publ.publish("bench/floor", QoS::AtLeastOnce, false, now_ms().to_string()).await.unwrap();
         let d = floor_rx.recv().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(4)).await;
+        let h = direct_start(&runtime).await;
         if i >= 20 {
             fl.push(d);
+            hop.push(h);
         }
         tokio::time::sleep(Duration::from_millis(4)).await;
     }
@@ -161,6 +211,8 @@ async fn main() {
     let through = t.elapsed();
     stop.cancel();
     server.await.unwrap().unwrap();
+    runtime.kill().await;
+    runtime_pool.shutdown().await;
     let _ = broker.kill();
     let _ = broker.wait();
 
@@ -169,6 +221,9 @@ async fn main() {
     println!("MQTT publish -> action start       p50 {l50:.2} ms  p99 {l99:.2} ms");
     println!("broker round trip (floor)          p50 {f50:.2} ms  p99 {f99:.2} ms");
     println!("ratio                              p50 {:.1}x  p99 {:.1}x", l50 / f50, l99 / f99);
+    let (h50, h99) = (pct(hop.clone(), 0.5), pct(hop, 0.99));
+    println!("for reference: /run sent -> start  p50 {h50:.2} ms  p99 {h99:.2} ms (a warm runtime, straight, no agent)");
+    println!("  so publish -> start without any agent work would be about p50 {:.2} ms ({:.1}x the floor)", f50 + h50, (f50 + h50) / f50);
     println!(
         "record-reading: {THROUGHPUT_MESSAGES} messages published in {:.2} s, {stored} stored after {:.2} s: {:.0} messages/s",
         published.as_secs_f64(),

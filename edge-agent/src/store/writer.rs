@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::activations::{Op, PendingInvocation};
@@ -19,6 +19,8 @@ type Pending = (Op, oneshot::Sender<Result<(), String>>);
 pub struct ActivationWriter {
     tx: mpsc::Sender<Pending>,
     uncommitted: Uncommitted,
+    /// Woken when an urgent change is queued, ending a linger.
+    urgent: Arc<Notify>,
 }
 
 /// Records queued and not committed yet, by activation id.
@@ -41,6 +43,8 @@ impl ActivationWriter {
         let (tx, mut rx) = mpsc::channel::<Pending>(4096);
         let uncommitted = Uncommitted::default();
         let waiting = uncommitted.clone();
+        let urgent = Arc::new(Notify::new());
+        let hurry = urgent.clone();
         let handle = tokio::spawn(async move {
             loop {
                 let first = tokio::select! {
@@ -48,18 +52,20 @@ impl ActivationWriter {
                     _ = stop.cancelled() => { rx.close(); rx.recv().await }
                 };
                 let Some(first) = first else { break };
+                if !first.0.is_urgent() && !stop.is_cancelled() {
+                    // Linger without waking for each record; an urgent change or the stop cuts it short.
+                    tokio::select! {
+                        _ = tokio::time::sleep(LINGER) => {}
+                        _ = hurry.notified() => {}
+                        _ = stop.cancelled() => {}
+                    }
+                }
                 let mut batch = vec![first];
-                let mut urgent = batch[0].0.is_urgent();
-                let linger_until = tokio::time::Instant::now() + LINGER;
                 while batch.len() < MAX_BATCH {
-                    let next = match rx.try_recv() {
-                        Ok(p) => Some(p),
-                        Err(_) if urgent || stop.is_cancelled() => None,
-                        Err(_) => tokio::time::timeout_at(linger_until, rx.recv()).await.ok().flatten(),
-                    };
-                    let Some(p) = next else { break };
-                    urgent |= p.0.is_urgent();
-                    batch.push(p);
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
                 }
                 let (records, acks): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
                 let s = store.clone();
@@ -82,13 +88,14 @@ impl ActivationWriter {
             }
             tracing::debug!("activation writer stopped");
         });
-        (Self { tx, uncommitted }, handle)
+        (Self { tx, uncommitted, urgent }, handle)
     }
 
     /// Queues a change; the answer resolves once it is committed.
     async fn queue(&self, op: Op) -> Result<Commit, StoreError> {
         let (ack, done) = oneshot::channel();
         let id = op.record().map(|a| a.activation_id.clone());
+        let urgent = op.is_urgent();
         if let (Some(id), Some(a)) = (&id, op.record()) {
             lock(&self.uncommitted).insert(id.clone(), a.clone());
         }
@@ -97,6 +104,9 @@ impl ActivationWriter {
                 lock(&self.uncommitted).remove(&id);
             }
             return Err(StoreError::Db("activation writer stopped".into()));
+        }
+        if urgent {
+            self.urgent.notify_one();
         }
         Ok(Commit(done))
     }

@@ -38,6 +38,7 @@ async fn list(State(s): State<Arc<AppState>>, c: Caller, Path(ns): Path<String>,
         }
     }
     let filter = ActivationFilter { name, since: q.number("since")?, upto: q.number("upto")?, skip, limit };
+    s.activations.flush().await?;
     let store = s.store.clone();
     let (rows, total) = tokio::task::spawn_blocking(move || store.list_activations(&ns, &filter))
         .await

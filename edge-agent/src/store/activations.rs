@@ -32,6 +32,8 @@ pub(super) enum Op {
     Fired(Activation, Vec<PendingInvocation>),
     /// Forget a pending invocation that cannot run.
     Forget(String),
+    /// Nothing: commit what is queued before it now.
+    Flush,
 }
 
 impl Op {
@@ -44,7 +46,7 @@ impl Op {
     pub(super) fn record(&self) -> Option<&Activation> {
         match self {
             Op::Finished(a) | Op::Fired(a, _) => Some(a),
-            Op::Forget(_) => None,
+            Op::Forget(_) | Op::Flush => None,
         }
     }
 }
@@ -151,6 +153,7 @@ impl Store {
                         }
                         a
                     }
+                    Op::Flush => continue,
                     Op::Forget(id) => {
                         pending.remove(id.as_str())?;
                         continue;

@@ -111,6 +111,14 @@ impl ActivationWriter {
         Ok(Commit(done))
     }
 
+    /// Commits every record queued so far (when there is one) before returning: listings see them all.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        if lock(&self.uncommitted).is_empty() {
+            return Ok(());
+        }
+        self.queue(Op::Flush).await?.durable().await
+    }
+
     /// A record queued and not committed yet (a blocking caller may ask for it at once).
     pub fn uncommitted(&self, id: &str) -> Option<Activation> {
         lock(&self.uncommitted).get(id).cloned()
@@ -191,6 +199,11 @@ mod tests {
         w.forget_pending("nothing".into()).await.unwrap();
         assert!(w.uncommitted(&a.activation_id).is_none());
         assert_eq!(store.get_activation(&a.activation_id).unwrap().map(|x| x.activation_id), Some(a.activation_id));
+        // A flush (before a listing) commits what is queued without waiting for the linger.
+        let b = act();
+        w.record(b.clone()).await.unwrap();
+        w.flush().await.unwrap();
+        assert!(store.get_activation(&b.activation_id).unwrap().is_some());
         stop.cancel();
         h.await.unwrap();
     }

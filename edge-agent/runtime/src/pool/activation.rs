@@ -218,7 +218,7 @@ impl Drop for SlotGuard<'_> {
     }
 }
 
-#[tracing::instrument(skip_all, fields(action = %spec.name, activation = %ctx.activation_id))]
+#[tracing::instrument(level = "debug", skip_all, fields(action = %spec.name, activation = %ctx.activation_id))]
 pub(super) async fn run(pool: &Pool, spec: &ActionSpec, ctx: RunContext) -> RunOutcome {
     let t0 = Instant::now();
     let deadline = tokio::time::Instant::now() + spec.timeout;

@@ -162,6 +162,56 @@ async function callApi(method, path, body) {
   return json;
 }
 
+const READINGS_PATH = '/api/v1/namespaces/_/telemetry/readings';
+
+// Activations running at once in this process (limits.concurrency) share one write: their readings go
+// in one request, sent on the next turn of the event loop, and each activation gets its own outcome
+// back from the duplicate positions the API reports. Only activations with the same API host and key
+// share a request. If the shared request fails, each activation writes its own readings alone, so one
+// bad batch-mate cannot fail the others.
+const batches = new Map();
+
+function writeReadings(readings) {
+  const key = `${apiBase()} ${authHeader()}`;
+  let batch = batches.get(key);
+  if (!batch) {
+    batch = [];
+    batches.set(key, batch);
+    setImmediate(() => {
+      batches.delete(key);
+      flush(batch);
+    });
+  }
+  return new Promise((resolve, reject) => batch.push({ readings, resolve, reject }));
+}
+
+async function writeAlone(item) {
+  try {
+    const out = await callApi('POST', READINGS_PATH, { readings: item.readings });
+    item.resolve({ written: out.written, duplicates: out.duplicates });
+  } catch (e) {
+    item.reject(e);
+  }
+}
+
+async function flush(batch) {
+  if (batch.length === 1) return writeAlone(batch[0]);
+  let out;
+  try {
+    out = await callApi('POST', READINGS_PATH, { readings: batch.flatMap((i) => i.readings) });
+  } catch (_) {
+    return Promise.all(batch.map(writeAlone));
+  }
+  const dup = new Set(Array.isArray(out.duplicate_indexes) ? out.duplicate_indexes : []);
+  let at = 0;
+  for (const item of batch) {
+    let duplicates = 0;
+    for (let i = 0; i < item.readings.length; i++) if (dup.has(at + i)) duplicates++;
+    at += item.readings.length;
+    item.resolve({ written: item.readings.length - duplicates, duplicates });
+  }
+}
+
 async function main(params) {
   const p = params || {};
   if (p.type === 'status') return { ok: true, ignored: 'status' };
@@ -179,11 +229,11 @@ async function main(params) {
     throw e;
   }
   try {
-    const out = await callApi('POST', '/api/v1/namespaces/_/telemetry/readings', { readings: parsed.readings });
+    const out = await writeReadings(parsed.readings);
     return { written: out.written, duplicates: out.duplicates, device: parsed.device, datacenter_id: parsed.datacenter_id };
   } catch (e) {
     return { error: e.message };
   }
 }
 
-module.exports = { main, parseMessage, callApi, MessageError, MAX_BODY_BYTES };
+module.exports = { main, parseMessage, callApi, writeReadings, MessageError, MAX_BODY_BYTES };

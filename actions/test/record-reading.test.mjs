@@ -21,11 +21,12 @@ before(async () => {
     }
     let written = 0;
     let duplicates = 0;
-    for (const x of r.body.readings) {
+    const duplicate_indexes = [];
+    r.body.readings.forEach((x, i) => {
       const k = `${x.datacenter_id}/${x.device}/${x.metric}/${x.ts}`;
-      if (stored.has(k)) duplicates += 1; else { stored.add(k); written += 1; }
-    }
-    return [200, { written, duplicates }];
+      if (stored.has(k)) { duplicates += 1; duplicate_indexes.push(i); } else { stored.add(k); written += 1; }
+    });
+    return [200, { written, duplicates, duplicate_indexes }];
   });
   useApi(api.url);
 });
@@ -130,4 +131,22 @@ test('an unreachable API is an application error', async () => {
   } finally {
     useApi(api.url);
   }
+});
+
+test('concurrent activations share one request and each gets its own outcome', async () => {
+  const n = api.requests.length;
+  const dev = (d, ts) => msg({ ...good, device_fingerprint: d, ts });
+  await main(dev('C0FFEE', 1732350100)); // stored before: its three readings come back as duplicates
+  const outs = await Promise.all([dev('C0FFEE', 1732350100), dev('BEEF01', 1732350100), dev('BEEF02', 1732350100)].map(main));
+  assert.deepEqual(outs.map((o) => [o.device, o.written, o.duplicates]), [['C0FFEE', 0, 3], ['BEEF01', 3, 0], ['BEEF02', 3, 0]]);
+  assert.equal(api.requests.length, n + 2, 'one request for the three concurrent activations');
+  assert.equal(api.requests.at(-1).body.readings.length, 9);
+});
+
+test('a shared request that fails is retried one activation at a time', async () => {
+  const n = api.requests.length;
+  nextAnswer = [400, { error: 'reading 4 is invalid', code: 'x' }];
+  const outs = await Promise.all(['F00D01', 'F00D02'].map((d) => main(msg({ ...good, device_fingerprint: d, ts: 1732350200 }))));
+  assert.deepEqual(outs.map((o) => [o.device, o.written]), [['F00D01', 3], ['F00D02', 3]]);
+  assert.equal(api.requests.length, n + 3, 'the shared request, then one per activation');
 });

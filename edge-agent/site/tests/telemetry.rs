@@ -46,6 +46,8 @@ fn writes_are_idempotent_and_scoped_by_namespace() {
     ];
     let m = store.write("guest", &mixed).unwrap();
     assert_eq!((m.written, m.duplicates), (1, 2));
+    assert_eq!(m.duplicate_indexes, vec![0, 2], "which readings were duplicates, by position");
+    assert!(first.duplicate_indexes.is_empty());
     // Another namespace is separate.
     assert_eq!(store.write("other", &batch).unwrap().written, 3);
 

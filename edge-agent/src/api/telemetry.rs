@@ -50,7 +50,11 @@ async fn write(
     }
     let b: ReadingsBody = parse_json(&body)?;
     let summary = s.site.write_async(&ns, b.readings).await.map_err(site_error)?;
-    Ok(Json(json!({"written": summary.written, "duplicates": summary.duplicates})))
+    Ok(Json(json!({
+        "written": summary.written,
+        "duplicates": summary.duplicates,
+        "duplicate_indexes": summary.duplicate_indexes,
+    })))
 }
 
 fn day(q: &QueryMap, key: &str) -> ApiResult<Option<NaiveDate>> {

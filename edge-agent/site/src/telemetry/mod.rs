@@ -21,12 +21,13 @@ pub(crate) fn write_in(txn: &redb::WriteTransaction, ns: &str, readings: &[Readi
     let mut table = txn.open_table(READINGS)?;
     let mut series_seen: HashMap<(u32, &str), Vec<u8>> = HashMap::new();
     let mut buckets: HashMap<i64, u64> = HashMap::new();
-    for r in readings {
+    for (index, r) in readings.iter().enumerate() {
         let series =
             series_seen.entry((r.datacenter_id, r.metric.as_str())).or_insert_with(|| keys::series_prefix(ns, r.datacenter_id, &r.metric));
         let key = keys::reading_key(series, r.ts, &r.device);
         if table.get(key.as_slice())?.is_some() {
             summary.duplicates += 1;
+            summary.duplicate_indexes.push(index);
             continue;
         }
         table.insert(key.as_slice(), r.value)?;
@@ -66,12 +67,15 @@ pub struct Reading {
 }
 
 /// Outcome of a batch write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct WriteSummary {
     /// Readings stored by this write.
     pub written: usize,
     /// Readings already stored under the same (namespace, datacenter, device, metric, ts): not counted twice.
     pub duplicates: usize,
+    /// Positions (in the request) of the duplicate readings, so a caller that combined the readings of
+    /// several messages can tell each its own outcome.
+    pub duplicate_indexes: Vec<usize>,
 }
 
 fn invalid(index: usize, field: ReadingField, reason: impl Into<String>) -> SiteError {

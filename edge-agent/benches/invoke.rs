@@ -3,72 +3,34 @@
 //! Warm invokes and direct runs alternate, so both meet the same load from the rest of the (shared) machine.
 //! The agent is measured as deployed (the binary, its own process) and, for comparison, inside this process.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use fogwhisk_runtime::{ActionSpec, PoolConfig, RunContext, RuntimeKind, RuntimeProcess};
+use fogwhisk_runtime::RuntimeProcess;
 use figment::providers::Serialized;
 use figment::Figment;
 use fogwhisk_edge::config::Settings;
 use fogwhisk_edge::startup::Application;
 use serde_json::json;
 
+mod support;
+use support::{ctx, floor_pool, initialized, pct};
+
 const CODE: &str = "function main(p) { return { ok: true } }";
 const WARM_RUNS: usize = 1000;
 const COLD_RUNS: usize = 12;
 const NONBLOCKING: usize = 2000;
 
-fn pct(mut v: Vec<f64>, p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn spec(name: &str) -> ActionSpec {
-    ActionSpec {
-        key: name.into(),
-        name: format!("/guest/{name}"),
-        kind: RuntimeKind::Nodejs20,
-        code: CODE.into(),
-        binary: false,
-        main: "main".into(),
-        memory_mb: 256,
-        timeout: Duration::from_secs(60),
-        logs_limit_bytes: 10 << 20,
-        concurrency: 1,
-        init_env: BTreeMap::new(),
-    }
-}
-
-fn ctx() -> RunContext {
-    RunContext {
-        params: json!({}),
-        namespace: "guest".into(),
-        action_name: "/guest/bench".into(),
-        action_version: "0.0.1".into(),
-        activation_id: "0".repeat(32),
-        transaction_id: "0".repeat(32),
-        deadline_ms: u64::MAX / 2,
-        api_key: None,
-    }
-}
-
 /// Process start + `/init` times, and one initialized runtime process for direct `/run` posts.
 async fn floor(dir: &std::path::Path) -> (Vec<f64>, RuntimeProcess, std::sync::Arc<fogwhisk_runtime::Pool>) {
-    let mut cfg = PoolConfig::new(dir.join("floor"));
-    cfg.prewarm = vec![];
-    std::fs::create_dir_all(&cfg.work_dir).unwrap();
-    // Starting a pool writes the runner programs; its processes are not used.
-    let pool = fogwhisk_runtime::Pool::start(cfg.clone()).await.unwrap();
+    let pool = floor_pool(dir).await;
     let mut cold = Vec::new();
     for i in 0..COLD_RUNS {
         let t = Instant::now();
-        let p = RuntimeProcess::spawn(&cfg, RuntimeKind::Nodejs20, 256).await.unwrap();
-        let r = p.init(&spec(&format!("c{i}")), &ctx()).await.unwrap();
-        assert_eq!(r.status, 200);
+        let p = initialized(&pool, &format!("c{i}"), CODE).await;
         cold.push(ms(t.elapsed()));
         p.kill().await;
     }
@@ -78,15 +40,13 @@ async fn floor(dir: &std::path::Path) -> (Vec<f64>, RuntimeProcess, std::sync::A
 
 /// A new initialized runtime process for direct runs: as fresh as the agent's own (its JIT as warm).
 async fn fresh_floor(pool: &fogwhisk_runtime::Pool) -> RuntimeProcess {
-    let p = RuntimeProcess::spawn(pool.config(), RuntimeKind::Nodejs20, 256).await.unwrap();
-    p.init(&spec("warm"), &ctx()).await.unwrap();
-    p
+    initialized(pool, "warm", CODE).await
 }
 
 /// One direct `/run` to the floor process, its logs collected as the agent does.
 async fn direct_run(p: &RuntimeProcess) -> f64 {
     let t = Instant::now();
-    let r = p.run(&ctx(), Duration::from_secs(60)).await.unwrap();
+    let r = p.run(&ctx(json!({})), Duration::from_secs(60)).await.unwrap();
     assert_eq!(r.status, 200);
     p.logs().take_activation(Duration::from_millis(100)).await;
     ms(t.elapsed())

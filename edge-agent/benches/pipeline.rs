@@ -15,16 +15,14 @@ use fogwhisk_edge::startup::Application;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{json, Value};
 
+mod support;
+use support::{ctx, floor_pool, initialized, pct};
+
 const LATENCY_SAMPLES: usize = 300;
 const THROUGHPUT_MESSAGES: usize = 6000;
 
 fn now_ms() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64() * 1000.0
-}
-
-fn pct(mut v: Vec<f64>, p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
 use fogwhisk_testkit::free_port;
@@ -65,47 +63,9 @@ async fn floor_subscriber(port: u16) -> tokio::sync::mpsc::UnboundedReceiver<f64
     rx
 }
 
-/// A runtime process initialized with `code`, outside the agent: the floor of the agent's hop into an action.
-async fn runtime_floor(dir: &Path, code: &str) -> (fogwhisk_runtime::RuntimeProcess, std::sync::Arc<fogwhisk_runtime::Pool>) {
-    use fogwhisk_runtime::{ActionSpec, PoolConfig, RuntimeKind, RuntimeProcess};
-    let mut cfg = PoolConfig::new(dir.join("floor"));
-    cfg.prewarm = vec![];
-    std::fs::create_dir_all(&cfg.work_dir).unwrap();
-    let pool = fogwhisk_runtime::Pool::start(cfg.clone()).await.unwrap(); // writes the runner programs
-    let p = RuntimeProcess::spawn(&cfg, RuntimeKind::Nodejs20, 256).await.unwrap();
-    let spec = ActionSpec {
-        key: "floor".into(),
-        name: "/guest/floor".into(),
-        kind: RuntimeKind::Nodejs20,
-        code: code.into(),
-        binary: false,
-        main: "main".into(),
-        memory_mb: 256,
-        timeout: Duration::from_secs(60),
-        logs_limit_bytes: 10 << 20,
-        concurrency: 1,
-        init_env: BTreeMap::new(),
-    };
-    assert_eq!(p.init(&spec, &run_ctx(json!({}))).await.unwrap().status, 200);
-    (p, pool)
-}
-
-fn run_ctx(params: Value) -> fogwhisk_runtime::RunContext {
-    fogwhisk_runtime::RunContext {
-        params,
-        namespace: "guest".into(),
-        action_name: "/guest/floor".into(),
-        action_version: "0.0.1".into(),
-        activation_id: "0".repeat(32),
-        transaction_id: "0".repeat(32),
-        deadline_ms: u64::MAX / 2,
-        api_key: None,
-    }
-}
-
 /// One `/run` straight to the floor runtime: the delay from sending it to the action's start.
 async fn direct_start(p: &fogwhisk_runtime::RuntimeProcess) -> f64 {
-    let r = p.run(&run_ctx(json!({"body": now_ms().to_string()})), Duration::from_secs(60)).await.unwrap();
+    let r = p.run(&ctx(json!({"body": now_ms().to_string()})), Duration::from_secs(60)).await.unwrap();
     p.logs().take_activation(Duration::from_millis(100)).await;
     let v: Value = serde_json::from_slice(&r.body).unwrap();
     v["started"].as_f64().unwrap() - v["sent"].as_f64().unwrap()
@@ -154,7 +114,8 @@ async fn main() {
     let (publ, mut pub_loop) = client(port, "bench-pub").await;
     tokio::spawn(async move { while pub_loop.poll().await.is_ok() {} });
     let mut floor_rx = floor_subscriber(port).await;
-    let (runtime, runtime_pool) = runtime_floor(dir.path(), probe).await;
+    let runtime_pool = floor_pool(dir.path()).await;
+    let runtime = initialized(&runtime_pool, "probe", probe).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (mut fl, mut hop) = (Vec::new(), Vec::new());
     for i in 0..LATENCY_SAMPLES + 20 {

@@ -10,6 +10,10 @@ use crate::entity::Entity;
 /// Most entities kept; past it the cache starts over.
 const CAPACITY: usize = 4096;
 
+/// Larger documents (actions with big code or archives) are read from the store each time, so the
+/// cache stays small (a few MB at most) and idle memory stays low.
+pub(crate) const MAX_CACHED_BYTES: usize = 64 * 1024;
+
 /// Entities by id, each tagged with the write generation it was read in.
 #[derive(Default)]
 pub(crate) struct EntityCache {

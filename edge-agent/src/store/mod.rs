@@ -117,11 +117,13 @@ impl Store {
         let generation = self.cache.generation();
         let tx = self.db.begin_read()?;
         let t = tx.open_table(ENTITIES)?;
-        let found = match t.get(id)? {
-            Some(v) => Some(decode(id, v.value())?),
-            None => None,
+        let (found, size) = match t.get(id)? {
+            Some(v) => (Some(decode(id, v.value())?), v.value().len()),
+            None => (None, 0),
         };
-        self.cache.put(id, generation, found.clone());
+        if size <= cache::MAX_CACHED_BYTES {
+            self.cache.put(id, generation, found.clone());
+        }
         Ok(found)
     }
 
@@ -212,5 +214,13 @@ mod tests {
         assert_eq!(s.get("guest/t").unwrap(), Some(changed));
         s.write::<_, StoreError>(|tx| tx.delete("guest/t").map(drop)).unwrap();
         assert_eq!(s.get("guest/t").unwrap(), None);
+        // A document too large to keep in memory is still read correctly, every time.
+        let Entity::Trigger(mut big) = trigger("big") else { unreachable!() };
+        big.annotations = vec![KeyVal::new("blob", serde_json::json!("x".repeat(cache::MAX_CACHED_BYTES)))];
+        let big = Entity::Trigger(big);
+        s.write::<_, StoreError>(|tx| tx.put("guest/big", &big)).unwrap();
+        assert_eq!(s.get("guest/big").unwrap(), Some(big.clone()));
+        assert!(s.cache.get("guest/big").is_none(), "large documents are not cached");
+        assert_eq!(s.get("guest/big").unwrap(), Some(big));
     }
 }

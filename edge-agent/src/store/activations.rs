@@ -1,6 +1,7 @@
 //! Activation records in the store: the changes the writer commits, newest-first listing, and bounded retention.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use redb::ReadableTable;
@@ -27,9 +28,9 @@ pub struct PendingInvocation {
 /// One change the writer commits.
 pub(super) enum Op {
     /// Store a finished activation and forget its pending invocation, if any.
-    Finished(Activation),
+    Finished(Arc<Activation>),
     /// Store a trigger activation together with the invocations it starts.
-    Fired(Activation, Vec<PendingInvocation>),
+    Fired(Arc<Activation>, Vec<PendingInvocation>),
     /// Forget a pending invocation that cannot run.
     Forget(String),
     /// Nothing: commit what is queued before it now.
@@ -43,7 +44,7 @@ impl Op {
     }
 
     /// The activation record it stores, if any.
-    pub(super) fn record(&self) -> Option<&Activation> {
+    pub(super) fn record(&self) -> Option<&Arc<Activation>> {
         match self {
             Op::Finished(a) | Op::Fired(a, _) => Some(a),
             Op::Forget(_) | Op::Flush => None,
@@ -159,7 +160,7 @@ impl Store {
                         continue;
                     }
                 };
-                docs.insert(a.activation_id.as_str(), to_json(a)?.as_slice())?;
+                docs.insert(a.activation_id.as_str(), to_json(a.as_ref())?.as_slice())?;
                 index.insert((a.namespace.as_str(), a.start, a.activation_id.as_str()), ())?;
             }
         }

@@ -24,9 +24,9 @@ pub struct ActivationWriter {
 }
 
 /// Records queued and not committed yet, by activation id.
-type Uncommitted = Arc<Mutex<HashMap<String, Activation>>>;
+type Uncommitted = Arc<Mutex<HashMap<String, Arc<Activation>>>>;
 
-fn lock(u: &Uncommitted) -> std::sync::MutexGuard<'_, HashMap<String, Activation>> {
+fn lock(u: &Uncommitted) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Activation>>> {
     u.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -121,24 +121,24 @@ impl ActivationWriter {
 
     /// A record queued and not committed yet (a blocking caller may ask for it at once).
     pub fn uncommitted(&self, id: &str) -> Option<Activation> {
-        lock(&self.uncommitted).get(id).cloned()
+        lock(&self.uncommitted).get(id).map(|a| Activation::clone(a))
     }
 
     /// Stores a finished activation durably (and forgets its pending invocation); returns once committed.
     pub async fn write(&self, a: Activation) -> Result<(), StoreError> {
-        self.queue(Op::Finished(a)).await?.durable().await
+        self.queue(Op::Finished(Arc::new(a))).await?.durable().await
     }
 
     /// Queues a finished activation (and forgets its pending invocation) without waiting for its commit:
     /// the writer commits everything queued before it stops.
     pub async fn record(&self, a: Activation) -> Result<(), StoreError> {
-        self.queue(Op::Finished(a)).await.map(drop)
+        self.queue(Op::Finished(Arc::new(a))).await.map(drop)
     }
 
     /// Queues a trigger activation and the rule invocations it starts, to be committed together (at once,
     /// not lingering); the invocations may start while the commit runs.
     pub async fn queue_fired(&self, a: Activation, starts: Vec<PendingInvocation>) -> Result<Commit, StoreError> {
-        self.queue(Op::Fired(a, starts)).await
+        self.queue(Op::Fired(Arc::new(a), starts)).await
     }
 
     /// Forgets a pending invocation that cannot run any more.

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::{atomic::Ordering, Arc};
 
-use common::{data_dir, publish_all, publish_seq, req, seq, wait_until, Mosquitto, RecordingSink};
+use common::{data_dir, publish_all, publish_seq, req, seq, subscribe, wait_until, Mosquitto, RecordingSink};
 use fogwhisk_feeds::Feeds;
 use rumqttc::QoS;
 use serde_json::json;
@@ -187,16 +187,7 @@ async fn broker_restart_reports_status_and_resumes() {
     let dir = data_dir();
     let sink = RecordingSink::new();
     let feeds = start(&dir, sink.clone()).await;
-    feeds
-        .mqtt(req(
-            "CREATE",
-            "/guest/t",
-            json!({"url": broker.url(), "topic": "r/#", "qos": 1}),
-        ))
-        .await
-        .unwrap();
-    sink.wait("connected", |s| s.statuses("/guest/t") == ["connected"])
-        .await;
+    subscribe(&feeds, &sink, "/guest/t", json!({"url": broker.url(), "topic": "r/#", "qos": 1})).await;
     publish_all(broker.port, "r/1", &[b"before".to_vec()], QoS::AtLeastOnce).await;
     sink.wait("before", |s| s.bodies("/guest/t") == ["before"])
         .await;
@@ -226,16 +217,7 @@ async fn qos1_persistent_session_keeps_messages_while_agent_is_down() {
     let dir = data_dir();
     let sink = RecordingSink::new();
     let feeds = start(&dir, sink.clone()).await;
-    feeds
-        .mqtt(req(
-            "CREATE",
-            "/guest/t",
-            json!({"url": broker.url(), "topic": "p/+", "qos": 1}),
-        ))
-        .await
-        .unwrap();
-    sink.wait("connected", |s| s.statuses("/guest/t") == ["connected"])
-        .await;
+    subscribe(&feeds, &sink, "/guest/t", json!({"url": broker.url(), "topic": "p/+", "qos": 1})).await;
     feeds.shutdown().await;
     drop(feeds);
     // The agent is down: the broker keeps QoS 1 messages for its persistent session.
@@ -261,16 +243,7 @@ async fn durable_inbox_keeps_events_while_the_sink_fails() {
     let dir = data_dir();
     let sink = RecordingSink::new();
     let feeds = start(&dir, sink.clone()).await;
-    feeds
-        .mqtt(req(
-            "CREATE",
-            "/guest/t",
-            json!({"url": broker.url(), "topic": "d", "qos": 1}),
-        ))
-        .await
-        .unwrap();
-    sink.wait("connected", |s| s.statuses("/guest/t") == ["connected"])
-        .await;
+    subscribe(&feeds, &sink, "/guest/t", json!({"url": broker.url(), "topic": "d", "qos": 1})).await;
     sink.fail.store(true, Ordering::SeqCst);
     publish_all(broker.port, "d", &texts("a", 20), QoS::AtLeastOnce).await;
     wait_until("20 events in the inbox", || feeds.stats().inbox_depth == 20).await;
@@ -304,16 +277,7 @@ async fn direct_mode_fires_at_once_and_falls_back_to_the_inbox() {
     let feeds = Feeds::start_with(dir.path(), sink.clone(), CancellationToken::new(), options)
         .await
         .unwrap();
-    feeds
-        .mqtt(req(
-            "CREATE",
-            "/guest/t",
-            json!({"url": broker.url(), "topic": "direct", "qos": 1}),
-        ))
-        .await
-        .unwrap();
-    sink.wait("connected", |s| s.statuses("/guest/t") == ["connected"])
-        .await;
+    subscribe(&feeds, &sink, "/guest/t", json!({"url": broker.url(), "topic": "direct", "qos": 1})).await;
     // One at a time: each message is a batch of one with an empty inbox, so it is fired directly.
     for (i, p) in texts("a", 5).into_iter().enumerate() {
         publish_all(broker.port, "direct", &[p], QoS::AtLeastOnce).await;

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{data_dir, publish_all, publish_seq, req, seq, wait_until, Mosquitto, RecordingSink};
+use common::{data_dir, publish_all, publish_seq, req, seq, subscribe, wait_until, Mosquitto, RecordingSink};
 use fogwhisk_feeds::{FeedError, Feeds, FeedsOptions};
 use rumqttc::QoS;
 use serde_json::json;
@@ -29,16 +29,7 @@ async fn bad_payloads_are_fired_with_an_error_and_counted() {
     let feeds = Feeds::start_with(dir.path(), sink.clone(), CancellationToken::new(), options)
         .await
         .unwrap();
-    feeds
-        .mqtt(req(
-            "CREATE",
-            "/guest/t",
-            json!({"url": broker.url(), "topic": "b", "qos": "1"}),
-        ))
-        .await
-        .unwrap();
-    sink.wait("connected", |s| s.statuses("/guest/t") == ["connected"])
-        .await;
+    subscribe(&feeds, &sink, "/guest/t", json!({"url": broker.url(), "topic": "b", "qos": "1"})).await;
     let payloads = vec![
         vec![0xff, 0xfe, b'o', b'k'],
         vec![b'x'; 100],

@@ -248,6 +248,12 @@ pub fn params(v: Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 
+/// Creates an MQTT subscription for `trigger` and waits until its trigger is told `connected`.
+pub async fn subscribe(feeds: &fogwhisk_feeds::Feeds, sink: &RecordingSink, trigger: &str, p: Value) {
+    feeds.mqtt(req("CREATE", trigger, p)).await.unwrap();
+    sink.wait("connected", |s| s.statuses(trigger) == ["connected"]).await;
+}
+
 pub fn req(event: &str, trigger: &str, p: Value) -> FeedRequest {
     FeedRequest::new(event, trigger, params(p)).unwrap()
 }

@@ -13,7 +13,7 @@ use std::{
 };
 
 use common::{publish_all, req, Mosquitto};
-use fogwhisk_feeds::{Feeds, FireError, TriggerSink};
+use fogwhisk_feeds::{Feeds, FeedsOptions, FireError, TriggerSink};
 use rumqttc::QoS;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -32,31 +32,44 @@ impl TriggerSink for Counter {
     }
 }
 
-async fn run(qos: u8, n: usize) {
+/// A broker, and feeds (inbox or direct mode) with trigger `/bench/t` subscribed to `topic`, counted by the sink.
+struct Setup {
+    broker: Mosquitto,
+    _dir: tempfile::TempDir,
+    sink: Arc<Counter>,
+    feeds: Feeds,
+}
+
+async fn setup(qos: u8, topic: &str, direct: bool) -> Setup {
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
     let sink = Arc::new(Counter::default());
-    let feeds = Feeds::start(dir.path(), sink.clone(), CancellationToken::new())
+    let options = FeedsOptions { direct_fire: direct, ..Default::default() };
+    let feeds = Feeds::start_with(dir.path(), sink.clone(), CancellationToken::new(), options)
         .await
         .unwrap();
     feeds
-        .mqtt(req(
-            "CREATE",
-            "/bench/t",
-            json!({"url": broker.url(), "topic": "bench/+", "qos": qos}),
-        ))
+        .mqtt(req("CREATE", "/bench/t", json!({"url": broker.url(), "topic": topic, "qos": qos})))
         .await
         .unwrap();
+    Setup { broker, _dir: dir, sink, feeds }
+}
+
+fn qos_of(qos: u8) -> QoS {
+    if qos == 0 {
+        QoS::AtMostOnce
+    } else {
+        QoS::AtLeastOnce
+    }
+}
+
+async fn run(qos: u8, n: usize) {
+    let Setup { broker, _dir, sink, feeds } = setup(qos, "bench/+", false).await;
     let payloads: Vec<Vec<u8>> = (0..n)
         .map(|i| format!(r#"{{"device_fingerprint":"9A3F21","datacenter_id":7,"temperature":21.{i},"humidity":48.0}}"#).into_bytes())
         .collect();
     let started = Instant::now();
-    let q = if qos == 0 {
-        QoS::AtMostOnce
-    } else {
-        QoS::AtLeastOnce
-    };
-    publish_all(broker.port, "bench/1", &payloads, q).await;
+    publish_all(broker.port, "bench/1", &payloads, qos_of(qos)).await;
     let published = started.elapsed();
     // Until everything is fired, or nothing moved for 5 s (QoS 0 may lose messages).
     let (mut last, mut last_change) = (0, Instant::now());
@@ -87,25 +100,8 @@ async fn run(qos: u8, n: usize) {
 /// Publish -> sink latency of single messages (one at a time), next to the broker's own round
 /// trip to a plain subscriber (the floor).
 async fn latency(qos: u8, n: usize, direct: bool) {
-    let broker = Mosquitto::start();
-    let dir = tempfile::tempdir().unwrap();
-    let sink = Arc::new(Counter::default());
-    let feeds = Feeds::start(dir.path(), sink.clone(), CancellationToken::new())
-        .await
-        .unwrap();
-    feeds
-        .mqtt(req(
-            "CREATE",
-            "/bench/t",
-            json!({"url": broker.url(), "topic": "lat/+", "qos": qos}),
-        ))
-        .await
-        .unwrap();
-    let q = if qos == 0 {
-        QoS::AtMostOnce
-    } else {
-        QoS::AtLeastOnce
-    };
+    let Setup { broker, _dir, sink, feeds } = setup(qos, "lat/+", direct).await;
+    let q = qos_of(qos);
     // A plain subscriber on the same broker, and one publisher connection for both measurements.
     let (sub, mut sub_el) = rumqttc::AsyncClient::new(
         rumqttc::MqttOptions::new("floor-sub", "127.0.0.1", broker.port),

@@ -269,28 +269,26 @@ async fn prepare(shared: &Arc<Shared>, items: &[WriterItem]) -> Result<Batch, cr
                 if triggers.is_empty() {
                     continue;
                 }
-                let payload = message_payload(shared, p, &msg_id);
-                for t in triggers {
-                    batch.events.push(InboxEntry {
-                        trigger: t.clone(),
-                        payload: payload.clone(),
-                        source: Source::Mqtt,
-                        retire: None,
-                    });
-                }
+                batch.push_mqtt(triggers, message_payload(shared, p, &msg_id));
             }
             WriterItem::Status { triggers, body } => {
-                let payload = json!({"type": "status", "body": body, "msg_id": new_msg_id()});
-                for t in triggers {
-                    batch.events.push(InboxEntry {
-                        trigger: t.clone(),
-                        payload: payload.clone(),
-                        source: Source::Mqtt,
-                        retire: None,
-                    });
-                }
+                batch.push_mqtt(triggers, json!({"type": "status", "body": body, "msg_id": new_msg_id()}));
             }
         }
     }
     Ok(batch)
+}
+
+impl Batch {
+    /// One MQTT event per trigger, all with the same payload.
+    fn push_mqtt(&mut self, triggers: &[String], payload: Value) {
+        for t in triggers {
+            self.events.push(InboxEntry {
+                trigger: t.clone(),
+                payload: payload.clone(),
+                source: Source::Mqtt,
+                retire: None,
+            });
+        }
+    }
 }

@@ -266,23 +266,4 @@ fn spawn_purge(store: Store, site: fogwhisk_site::SiteStore, settings: &Settings
     })
 }
 
-/// Resolves on ctrl-c or SIGTERM. The handlers are installed when this is called (not when first
-/// polled), so a signal that arrives while the agent is still starting is not fatal.
-pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    async move {
-        match (term, int) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-}
+pub use fogwhisk_shutdown::shutdown_signal;

@@ -126,26 +126,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     app.run_until_stopped(shutdown).await
 }
 
-/// Completes on ctrl-c or SIGTERM. The handlers are installed when this is called, not when the
-/// future is first polled, so a signal during start-up is not fatal.
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    async move {
-        match (term, int) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-}
+pub use fogwhisk_shutdown::shutdown_signal;
 
 fn sites(settings: &Settings, command: &SitesCommand) -> anyhow::Result<()> {
     let store = Store::open(&settings.data_dir)

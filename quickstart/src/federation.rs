@@ -175,23 +175,10 @@ async fn backfill(o: &Options, http: &reqwest::Client, hub: &str, s: &RunningSit
     }
 }
 
-/// Resolves on ctrl-c or SIGTERM; both are caught from the moment this is called (not first polled),
-/// so a signal during start-up is not fatal and stops the quickstart once it is running.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-    })
-}
 
 /// Runs the quickstart until ctrl-c or SIGTERM.
 pub async fn run(o: Options) -> anyhow::Result<()> {
-    let signal = shutdown_signal()?;
+    let signal = fogwhisk_shutdown::shutdown_signal();
     std::fs::create_dir_all(o.data.join("logs"))?;
     std::fs::create_dir_all(o.data.join("actions"))?;
     for (file, text) in ACTIONS {

@@ -376,3 +376,15 @@ export function useAgent(options) {
   });
   return holder;
 }
+
+/** Every activation the namespace lists (up to 200) can be read with get, logs and result. */
+export async function assertListedActivationsReadable(ow) {
+  const list = await ow.activations.list({ limit: 200 });
+  assert.ok(list.length > 0);
+  for (const row of list) {
+    const id = row.activationId;
+    assert.equal((await ow.activations.get({ activation: id })).activationId, id);
+    assert.ok(Array.isArray((await ow.activations.logs({ activation: id })).logs), `logs of ${id}`);
+    assert.equal(typeof (await ow.activations.result({ activation: id })).success, 'boolean', `result of ${id}`);
+  }
+}

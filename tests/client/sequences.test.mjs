@@ -3,7 +3,7 @@
 // system actions as components, and validation errors.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { useAgent, uniqueName, rejectsWith, assertError, annotation } from './helpers.mjs';
+import { useAgent, uniqueName, rejectsWith, assertError, annotation, assertListedActivationsReadable } from './helpers.mjs';
 
 const ctx = useAgent();
 let inc;
@@ -157,12 +157,5 @@ test('a conductor returning an error ends with that error', async () => {
 });
 
 test('every listed activation can be read with get, logs and result', async () => {
-  const list = await ctx.ow.activations.list({ limit: 200 });
-  assert.ok(list.length > 0);
-  for (const row of list) {
-    const id = row.activationId;
-    assert.equal((await ctx.ow.activations.get({ activation: id })).activationId, id);
-    assert.ok(Array.isArray((await ctx.ow.activations.logs({ activation: id })).logs), `logs of ${id}`);
-    assert.equal(typeof (await ctx.ow.activations.result({ activation: id })).success, 'boolean', `result of ${id}`);
-  }
+  await assertListedActivationsReadable(ctx.ow);
 });

@@ -2,7 +2,7 @@
 // with one log line per rule), parameter merging, enable/disable, rule delete unlinks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useAgent, uniqueName, rejectsWith, assertError, waitFor, kv } from './helpers.mjs';
+import { useAgent, uniqueName, rejectsWith, assertError, waitFor, kv, assertListedActivationsReadable } from './helpers.mjs';
 
 const ctx = useAgent();
 const ECHO = 'function main(params) { return params; }';
@@ -265,12 +265,5 @@ test('a rule may fire a published system action', async () => {
 });
 
 test('every listed activation can be read with get, logs and result', async () => {
-  const list = await ctx.ow.activations.list({ limit: 200 });
-  assert.ok(list.length > 0);
-  for (const row of list) {
-    const id = row.activationId;
-    assert.equal((await ctx.ow.activations.get({ activation: id })).activationId, id);
-    assert.ok(Array.isArray((await ctx.ow.activations.logs({ activation: id })).logs), `logs of ${id}`);
-    assert.equal(typeof (await ctx.ow.activations.result({ activation: id })).success, 'boolean', `result of ${id}`);
-  }
+  await assertListedActivationsReadable(ctx.ow);
 });

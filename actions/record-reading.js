@@ -132,11 +132,16 @@ function request(url, method, headers, payload) {
   });
 }
 
+/** The activation's API host and authorization, read from its environment. */
+function connection() {
+  return { base: apiBase(), auth: authHeader() };
+}
+
 /** Calls the agent's API; returns the parsed JSON body or throws with the API's own error text. */
-async function callApi(method, path, body) {
-  const url = new URL(`${apiBase()}${path}`);
+async function callApi(method, path, body, conn = connection()) {
+  const url = new URL(`${conn.base}${path}`);
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  const headers = { authorization: authHeader(), accept: 'application/json' };
+  const headers = { authorization: conn.auth, accept: 'application/json' };
   if (payload !== undefined) {
     headers['content-type'] = 'application/json';
     headers['content-length'] = Buffer.byteLength(payload);
@@ -172,35 +177,36 @@ const READINGS_PATH = '/api/v1/namespaces/_/telemetry/readings';
 const batches = new Map();
 
 function writeReadings(readings) {
-  const key = `${apiBase()} ${authHeader()}`;
+  const conn = connection();
+  const key = `${conn.base} ${conn.auth}`;
   let batch = batches.get(key);
   if (!batch) {
     batch = [];
     batches.set(key, batch);
     setImmediate(() => {
       batches.delete(key);
-      flush(batch);
+      flush(batch, conn);
     });
   }
   return new Promise((resolve, reject) => batch.push({ readings, resolve, reject }));
 }
 
-async function writeAlone(item) {
+async function writeAlone(item, conn) {
   try {
-    const out = await callApi('POST', READINGS_PATH, { readings: item.readings });
+    const out = await callApi('POST', READINGS_PATH, { readings: item.readings }, conn);
     item.resolve({ written: out.written, duplicates: out.duplicates });
   } catch (e) {
     item.reject(e);
   }
 }
 
-async function flush(batch) {
-  if (batch.length === 1) return writeAlone(batch[0]);
+async function flush(batch, conn) {
+  if (batch.length === 1) return writeAlone(batch[0], conn);
   let out;
   try {
-    out = await callApi('POST', READINGS_PATH, { readings: batch.flatMap((i) => i.readings) });
+    out = await callApi('POST', READINGS_PATH, { readings: batch.flatMap((i) => i.readings) }, conn);
   } catch (_) {
-    return Promise.all(batch.map(writeAlone));
+    return Promise.all(batch.map((item) => writeAlone(item, conn)));
   }
   const dup = new Set(Array.isArray(out.duplicate_indexes) ? out.duplicate_indexes : []);
   let at = 0;

@@ -94,14 +94,14 @@ impl ActivationWriter {
     /// Queues a change; the answer resolves once it is committed.
     async fn queue(&self, op: Op) -> Result<Commit, StoreError> {
         let (ack, done) = oneshot::channel();
-        let id = op.record().map(|a| a.activation_id.clone());
         let urgent = op.is_urgent();
-        if let (Some(id), Some(a)) = (&id, op.record()) {
-            lock(&self.uncommitted).insert(id.clone(), a.clone());
+        let record = op.record().cloned();
+        if let Some(a) = &record {
+            lock(&self.uncommitted).insert(a.activation_id.clone(), a.clone());
         }
         if self.tx.send((op, ack)).await.is_err() {
-            if let Some(id) = id {
-                lock(&self.uncommitted).remove(&id);
+            if let Some(a) = record {
+                lock(&self.uncommitted).remove(&a.activation_id);
             }
             return Err(StoreError::Db("activation writer stopped".into()));
         }

@@ -4,6 +4,7 @@
 //! deserializes (and validates) them. Keep this crate small: serde only.
 
 pub mod hub;
+pub mod validate;
 
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +61,33 @@ pub struct ErrorBody {
     pub error: String,
     /// Stable machine-readable code, e.g. `invalid_record`, `unauthorized`.
     pub code: String,
+}
+
+/// One refused record in the hub's 400 `invalid_record` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefusedRecord {
+    /// Position of the record in the batch's `records`.
+    pub index: usize,
+    /// Field at fault (empty when the record as a whole is wrong).
+    #[serde(default)]
+    pub field: String,
+    /// Stable reason code, e.g. `min_gt_max`, `tz_mismatch`.
+    pub reason: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The hub's answer to a batch with invalid records (400, `code` = `invalid_record`): [`ErrorBody`]'s
+/// two fields plus every refused record by index, so a site can set exactly those aside.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefusedBatch {
+    /// Human-readable summary.
+    pub error: String,
+    /// `invalid_record`.
+    pub code: String,
+    /// The refused records, by index, in order (one entry per problem: an index may repeat).
+    #[serde(default)]
+    pub records: Vec<RefusedRecord>,
 }
 
 #[cfg(test)]

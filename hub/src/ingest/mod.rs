@@ -6,9 +6,10 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::routing::post;
+use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use chrono::Utc;
-use fogwhisk_wire::IngestResponse;
+use fogwhisk_wire::{IngestResponse, RefusedBatch, RefusedRecord};
 
 use crate::auth::authenticate_site;
 use crate::config::InfluxBackend;
@@ -41,15 +42,24 @@ async fn ingest(
     Path(site): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<IngestResponse>, ApiError> {
-    let result = ingest_inner(&state, &site, &headers, body).await;
-    if let Err(e) = &result {
-        if !matches!(e, ApiError::BadRequest { code: "invalid_record", .. }) {
-            state.metrics.reject(reason_of(e), 1);
+) -> Response {
+    let mut refused = Vec::new();
+    let result = ingest_inner(&state, &site, &headers, body, &mut refused).await;
+    match result {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => {
+            if !matches!(e, ApiError::BadRequest { code: "invalid_record", .. }) {
+                state.metrics.reject(reason_of(&e), 1);
+            }
+            tracing::info!(error = %e, "batch rejected");
+            if refused.is_empty() {
+                return e.into_response();
+            }
+            // The 400 names every refused record by index, so a site can set exactly those aside.
+            let body = RefusedBatch { error: e.to_string(), code: "invalid_record".into(), records: refused };
+            (axum::http::StatusCode::BAD_REQUEST, Json(body)).into_response()
         }
-        tracing::info!(error = %e, "batch rejected");
     }
-    result.map(Json)
 }
 
 async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, ApiError> {
@@ -75,6 +85,7 @@ async fn ingest_inner(
     site: &str,
     headers: &HeaderMap,
     body: Body,
+    refused: &mut Vec<RefusedRecord>,
 ) -> Result<IngestResponse, ApiError> {
     let site_rec = authenticate_site(state, headers, site).await?;
     let bytes = read_body(state, headers, body).await?;
@@ -87,6 +98,12 @@ async fn ingest_inner(
             for r in errs {
                 state.metrics.reject(r.reason, 1);
             }
+            refused.extend(errs.iter().map(|r| RefusedRecord {
+                index: r.index,
+                field: r.field.clone(),
+                reason: r.reason.to_string(),
+                message: r.message.clone(),
+            }));
             ApiError::bad_request("invalid_record", e.to_string())
         }
     })?;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use fogwhisk_wire::{AggregateBatch, AggregateRecord};
 use serde_json::{Map, Value};
 
-use crate::domain::{parse_day, parse_metric, parse_tz};
+use crate::domain::parse_tz;
 
 /// One problem with one record.
 #[derive(Debug, Clone, PartialEq)]
@@ -233,16 +233,12 @@ fn typed(index: usize, item: &Value) -> Result<AggregateRecord, Vec<RecordError>
     }
 }
 
-/// Checks one well-typed record's values.
+/// Checks one well-typed record's values: the shared rules of [`fogwhisk_wire::validate`], then the
+/// site's own (the zone must exist and be the site's).
 fn semantic(index: usize, r: &AggregateRecord, site_tz: &str) -> Vec<RecordError> {
-    let mut errors = Vec::new();
-    if let Err(e) = parse_metric(&r.metric) {
-        errors.push(err(index, "metric", "invalid_metric", e.0));
-    }
-    if let Err(e) = parse_day(&r.day) {
-        errors.push(err(index, "day", "invalid_day", e.0));
-    }
-    if r.tz != site_tz {
+    let mut errors: Vec<RecordError> =
+        r.problems().into_iter().map(|p| err(index, p.field, p.reason, p.message)).collect();
+    if r.tz != site_tz && !errors.iter().any(|e| e.field == "tz") {
         match parse_tz(&r.tz) {
             Err(e) => errors.push(err(index, "tz", "invalid_tz", e.0)),
             Ok(z) => errors.push(err(
@@ -251,28 +247,6 @@ fn semantic(index: usize, r: &AggregateRecord, site_tz: &str) -> Vec<RecordError
                 "tz_mismatch",
                 format!("{:?} differs from the site's time zone {site_tz:?}", z.name()),
             )),
-        }
-    }
-    if r.count == 0 {
-        errors.push(err(index, "count", "zero_count", "must be at least 1"));
-    }
-    for (name, v) in [("min", r.min), ("max", r.max), ("mean", r.mean), ("median", r.median)] {
-        if !v.is_finite() {
-            errors.push(err(index, name, "not_finite", format!("must be a finite number, got {v}")));
-        }
-    }
-    if r.min > r.max {
-        errors.push(err(index, "min", "min_gt_max", format!("must be <= max (min {}, max {})", r.min, r.max)));
-    } else {
-        for (name, v) in [("mean", r.mean), ("median", r.median)] {
-            if v < r.min || v > r.max {
-                errors.push(err(
-                    index,
-                    name,
-                    "out_of_range",
-                    format!("must lie within [min, max] = [{}, {}], got {v}", r.min, r.max),
-                ));
-            }
         }
     }
     errors

@@ -159,3 +159,34 @@ fn futures_stream(
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = bytes.chunks(500).map(|c| Ok(c.to_vec())).collect();
     futures_util::stream::iter(chunks)
 }
+
+#[tokio::test]
+async fn refused_batches_name_each_bad_record_by_index() {
+    let app = spawn_app().await;
+    let token = app.add_site("torino", TZ).await;
+    let good = record(7, "temperature", "2026-11-23", TZ, 21.0);
+    let mut huge = record(7, "humidity", "2026-11-23", TZ, 40.0);
+    huge["count"] = json!(i64::MAX as u64 + 1);
+    let mut inverted = record(8, "temperature", "2026-11-23", TZ, 21.0);
+    inverted["min"] = json!(30.0);
+    let body = json!({"records": [good.clone(), huge, good.tap_metric("gas_perc"), inverted]});
+    let r = app.post_batch("torino", &token, &body).await;
+    assert_eq!(r.status().as_u16(), 400);
+    let refused: fogwhisk_wire::RefusedBatch = r.json().await.unwrap();
+    assert_eq!(refused.code, "invalid_record");
+    let got: Vec<(usize, &str, &str)> = refused.records.iter().map(|r| (r.index, r.field.as_str(), r.reason.as_str())).collect();
+    assert_eq!(got, vec![(1, "count", "count_too_large"), (3, "min", "min_gt_max")]);
+    assert!(stored(&app, "torino").await.is_empty());
+    app.stop().await;
+}
+
+trait TapMetric {
+    fn tap_metric(self, m: &str) -> Value;
+}
+
+impl TapMetric for Value {
+    fn tap_metric(mut self, m: &str) -> Value {
+        self["metric"] = json!(m);
+        self
+    }
+}

@@ -85,3 +85,20 @@ fn body_level_errors() {
     let many = batch(vec![good(); 3]);
     assert!(matches!(parse_batch(&many, "Europe/Rome", 2), Err(BatchError::TooMany { count: 3, max: 2 })));
 }
+
+#[test]
+fn shared_rules_of_the_wire_crate_apply() {
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("count", json!(i64::MAX as u64 + 1), "count_too_large"),
+        ("count", json!(u64::MAX), "count_too_large"),
+        ("day", json!("1999-12-31"), "day_out_of_range"),
+        ("day", json!("9999-12-31"), "day_out_of_range"),
+        ("metric", json!("t,site=other"), "invalid_metric"),
+    ];
+    for (field, value, reason) in cases {
+        let mut r = good();
+        r[field] = value.clone();
+        let e = errors_of(&batch(vec![good(), r]));
+        assert!(e.iter().any(|e| e.index == 1 && e.field == field && e.reason == reason), "{field}={value}: {e:?}");
+    }
+}

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -46,8 +46,11 @@ async fn web(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Response> {
+    // Nothing of the body is read until the action is resolved and the caller authorized: an unknown or
+    // protected action answers at once, however large the body announced (issue 9: 50 concurrent 49 MB
+    // bodies must not be buffered). The body itself is then read up to the payload limit only.
     let (name, ext, ow_path) = split_rest(&rest)?;
     let package = if pkg == "default" { None } else { Some(pkg.as_str()) };
     let fqn = FullName::new(&ns, package, &name).map_err(|_| ApiError::NotFound)?;
@@ -60,13 +63,7 @@ async fn web(
         return Ok(cors_preflight(&headers));
     }
     let user = check_auth(&s, ann.get_value("require-whisk-auth"), &headers)?;
-    if body.len() > s.settings.limits.max_payload_bytes {
-        return Err(ApiError::TooLarge(format!(
-            "Request larger than allowed: {} > {} bytes.",
-            body.len(),
-            s.settings.limits.max_payload_bytes
-        )));
-    }
+    let body = read_limited(body, &headers, s.settings.limits.max_payload_bytes).await?;
     let raw = ann.is_truthy("raw-http");
     let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let mut args: Map<String, Value> = Map::new();
@@ -129,6 +126,29 @@ async fn web(
             super::web_render::render(&ext, result)
         }
     }
+}
+
+/// Reads a web action's body, at most `limit` bytes (OpenWhisk's activation payload limit, 1 MB by default):
+/// a larger `content-length` is refused before any byte is read, a longer body (chunked) once it passes the limit.
+async fn read_limited(body: Body, headers: &HeaderMap, limit: usize) -> ApiResult<Bytes> {
+    let too_large = |n: String| ApiError::TooLarge(format!("Request larger than allowed: {n} > {limit} bytes."));
+    let announced = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = announced.filter(|n| *n > limit as u64) {
+        return Err(too_large(n.to_string()));
+    }
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::with_capacity(announced.unwrap_or(0) as usize);
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        let chunk = chunk.map_err(|e| ApiError::bad(format!("The request content was malformed:\n{e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(too_large((buf.len() + chunk.len()).to_string()));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
 }
 
 fn body_value(body: &[u8], ct: &str, raw: bool) -> Value {

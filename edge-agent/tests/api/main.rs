@@ -4,3 +4,4 @@ mod errors;
 mod helpers;
 mod lifecycle;
 mod secrets;
+mod web_limits;

@@ -55,8 +55,12 @@ pub struct MqttSettings {
 pub struct HubSettings {
     /// Base URL of the hub; no delivery when absent (aggregates wait in the outbox).
     pub url: Option<String>,
-    /// This site's bearer token at the hub (never given to actions, never logged).
+    /// This site's bearer token at the hub (never given to actions, never logged). Prefer `token_file`:
+    /// a value in the environment is readable wherever the environment is (kept for compatibility).
     pub token: Option<String>,
+    /// A file holding the token (e.g. a mounted Kubernetes Secret), read at start; surrounding whitespace
+    /// is ignored. Exclusive with `token`.
+    pub token_file: Option<PathBuf>,
     /// Records per delivery request.
     pub batch_size: usize,
     /// First retry delay after a failed delivery, milliseconds (doubles up to a minute).
@@ -65,7 +69,11 @@ pub struct HubSettings {
 
 impl std::fmt::Debug for HubSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HubSettings").field("url", &self.url).field("token", &self.token.as_ref().map(|_| "***")).finish()
+        f.debug_struct("HubSettings")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("token_file", &self.token_file)
+            .finish()
     }
 }
 
@@ -125,6 +133,11 @@ pub struct KeySettings {
     pub guest: Option<String>,
     /// `whisk.system` as `uuid:key`.
     pub whisk_system: Option<String>,
+    /// A file holding `guest`'s `uuid:key`, read at start when it exists (a missing file counts as not set,
+    /// so an optional Secret key can be mounted); exclusive with `guest`.
+    pub guest_file: Option<PathBuf>,
+    /// The same for `whisk.system`; exclusive with `whisk_system`.
+    pub whisk_system_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for KeySettings {
@@ -167,6 +180,9 @@ pub struct PoolSettings {
     pub node: Option<PathBuf>,
     /// Python 3 binary; default found on PATH.
     pub python: Option<PathBuf>,
+    /// Accept running every runtime process under the agent's own uid when the agent cannot isolate them
+    /// (not root, no CAP_SETUID/CAP_SETGID): single-tenant machines only. Without it such a start is refused.
+    pub allow_shared_uid: bool,
 }
 
 impl Default for PoolSettings {
@@ -179,6 +195,7 @@ impl Default for PoolSettings {
             runtime_dir: None,
             node: None,
             python: None,
+            allow_shared_uid: false,
         }
     }
 }
@@ -197,7 +214,7 @@ impl Default for Settings {
             activations: ActivationSettings::default(),
             pool: PoolSettings::default(),
             timezone: "UTC".into(),
-            hub: HubSettings { url: None, token: None, batch_size: 100, retry_base_ms: 1000 },
+            hub: HubSettings { url: None, token: None, token_file: None, batch_size: 100, retry_base_ms: 1000 },
             telemetry: TelemetrySettings::default(),
             mqtt: MqttSettings::default(),
         }
@@ -228,9 +245,46 @@ impl Settings {
             fig = fig.merge(Toml::file_exact(f));
         }
         fig = fig.merge(Env::prefixed("FOGWHISK_EDGE_").split("__")).merge(overrides);
-        let s: Settings = fig.extract().map_err(Box::new)?;
+        let mut s: Settings = fig.extract().map_err(Box::new)?;
+        s.read_secret_files()?;
         s.validate()?;
         Ok(s)
+    }
+
+    /// Replaces `*_file` secret settings by the files' contents (the file settings stay, for messages).
+    fn read_secret_files(&mut self) -> Result<(), ConfigError> {
+        fn read(setting: &'static str, path: &Path, optional: bool) -> Result<Option<String>, ConfigError> {
+            match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    let v = text.trim().to_string();
+                    if v.is_empty() {
+                        return Err(ConfigError::Invalid { setting, reason: format!("{} is empty", path.display()) });
+                    }
+                    Ok(Some(v))
+                }
+                Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(ConfigError::Invalid { setting, reason: format!("cannot read {}: {e}", path.display()) }),
+            }
+        }
+        fn exclusive(setting: &'static str, both: bool, other: &str) -> Result<(), ConfigError> {
+            if both {
+                return Err(ConfigError::Invalid { setting, reason: format!("set either {setting} or {other}, not both") });
+            }
+            Ok(())
+        }
+        if let Some(f) = self.hub.token_file.clone() {
+            exclusive("hub.token_file", self.hub.token.is_some(), "hub.token")?;
+            self.hub.token = read("hub.token_file", &f, false)?;
+        }
+        if let Some(f) = self.keys.guest_file.clone() {
+            exclusive("keys.guest_file", self.keys.guest.is_some(), "keys.guest")?;
+            self.keys.guest = read("keys.guest_file", &f, true)?;
+        }
+        if let Some(f) = self.keys.whisk_system_file.clone() {
+            exclusive("keys.whisk_system_file", self.keys.whisk_system.is_some(), "keys.whisk_system")?;
+            self.keys.whisk_system = read("keys.whisk_system_file", &f, true)?;
+        }
+        Ok(())
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -284,7 +338,7 @@ impl Settings {
                 return bad("hub.url", "must start with http:// or https://");
             }
             if self.hub.token.as_deref().is_none_or(str::is_empty) {
-                return bad("hub.token", "is required when hub.url is set");
+                return bad("hub.token", "is required when hub.url is set (or hub.token_file)");
             }
         }
         if self.hub.batch_size == 0 {
@@ -328,5 +382,39 @@ mod tests {
         std::fs::write(&f, "[limits]\nfire_per_minute = 3\n").unwrap();
         let e = Settings::load(Some(&f), Figment::new()).unwrap_err().to_string();
         assert!(e.contains("fire_per_minute"), "{e}");
+    }
+
+    #[test]
+    fn secrets_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("hub-token");
+        std::fs::write(&token, "tok-from-file\n").unwrap();
+        let guest = dir.path().join("guest-key");
+        let key = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
+        std::fs::write(&guest, key).unwrap();
+        let f = dir.path().join("edge.toml");
+        let text = format!(
+            "[hub]\nurl = \"http://hub:8080\"\ntoken_file = {:?}\n[keys]\nguest_file = {:?}\nwhisk_system_file = {:?}\n",
+            token,
+            guest,
+            dir.path().join("absent")
+        );
+        std::fs::write(&f, &text).unwrap();
+        let s = Settings::load(Some(&f), Figment::new()).unwrap();
+        assert_eq!(s.hub.token.as_deref(), Some("tok-from-file"));
+        assert_eq!(s.keys.guest.as_deref(), Some(key));
+        assert_eq!(s.keys.whisk_system, None, "a missing key file counts as not set");
+        assert!(!format!("{s:?}").contains("tok-from-file"));
+        // A missing token file, an empty one, or both forms at once: refused, naming the setting.
+        std::fs::remove_file(&token).unwrap();
+        let e = Settings::load(Some(&f), Figment::new()).unwrap_err().to_string();
+        assert!(e.contains("hub.token_file") && e.contains("cannot read"), "{e}");
+        std::fs::write(&token, "  \n").unwrap();
+        let e = Settings::load(Some(&f), Figment::new()).unwrap_err().to_string();
+        assert!(e.contains("hub.token_file") && e.contains("empty"), "{e}");
+        std::fs::write(&token, "t").unwrap();
+        let over = Figment::from(Serialized::default("hub.token", "inline"));
+        let e = Settings::load(Some(&f), over).unwrap_err().to_string();
+        assert!(e.contains("hub.token_file") && e.contains("not both"), "{e}");
     }
 }

@@ -6,6 +6,7 @@
 //! - [`entity`]: actions, packages, triggers, rules, activations; [`store`]: the durable redb store.
 //! - [`invoke`]: throttled invocation, primitives in the runtime pool, sequences, trigger fires.
 //! - [`builtin`]: the feeds and `federation/push` built into the agent.
+//! - [`hardening`]: non-dumpable agent, the action-isolation check at start.
 //! - [`identity`]: namespaces and keys; [`throttle`]: per-namespace limits; [`metrics`]; [`system`]: `/whisk.system` packages.
 
 pub mod api;
@@ -13,6 +14,7 @@ pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod entity;
+pub mod hardening;
 pub mod identity;
 pub mod invoke;
 pub mod metrics;

@@ -6,6 +6,12 @@ use fogwhisk_edge::startup::{shutdown_signal, Application};
 
 #[tokio::main]
 async fn main() {
+    // Before anything else (secrets are read from files and the environment next): no process of the
+    // agent's uid may ptrace it or read /proc/<agent>/environ, mem or fds.
+    if let Err(e) = fogwhisk_edge::hardening::disable_dumping() {
+        eprintln!("fogwhisk-edge: cannot make the process non-dumpable: {e}");
+        std::process::exit(1);
+    }
     let cli = Cli::parse();
     let settings = match cli.settings() {
         Ok(s) => s,
@@ -21,9 +27,19 @@ async fn main() {
         Command::Deploy { manifest, vars, apihost, auth } => {
             cli::deploy(&settings, manifest, vars, apihost.clone(), auth.clone()).await
         }
-        Command::Serve { .. } => match Application::build(settings).await {
-            Ok(app) => app.run_until_stopped(shutdown).await,
+        Command::Serve { .. } => match fogwhisk_edge::hardening::check_isolation(&settings) {
             Err(e) => Err(e),
+            Ok(mode) => {
+                if mode.is_isolated() {
+                    tracing::info!("{}", fogwhisk_edge::hardening::describe(mode));
+                } else {
+                    tracing::warn!("{}", fogwhisk_edge::hardening::describe(mode));
+                }
+                match Application::build(settings).await {
+                    Ok(app) => app.run_until_stopped(shutdown).await,
+                    Err(e) => Err(e),
+                }
+            }
         },
     };
     if let Err(e) = result {

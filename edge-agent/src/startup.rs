@@ -25,6 +25,9 @@ use crate::throttle::Throttles;
 pub struct Application {
     listener: TcpListener,
     state: Arc<AppState>,
+    /// Stops outbox delivery and the purge (after HTTP, with the writer).
+    services_stop: CancellationToken,
+    /// Stops the activation writer, last before the pool.
     writer_stop: CancellationToken,
     background: Vec<(&'static str, JoinHandle<()>)>,
     broker: Option<fogwhisk_broker::EmbeddedBroker>,
@@ -99,11 +102,14 @@ impl Application {
             None => None,
         };
         let site = fogwhisk_site::SiteStore::open(&data).context("opening the site store")?;
+        // `stop` starts the drain; the other tokens end what must outlive the activations being drained.
         let stop = CancellationToken::new();
+        let services_stop = CancellationToken::new();
         let writer_stop = CancellationToken::new();
+        let feeds_stop = CancellationToken::new();
         let (activations, writer) = ActivationWriter::start(store.clone(), writer_stop.clone());
-        let purge = spawn_purge(store.clone(), site.clone(), &settings, stop.clone());
-        let delivery = spawn_delivery(&site, &settings, stop.clone());
+        let purge = spawn_purge(store.clone(), site.clone(), &settings, services_stop.clone());
+        let delivery = spawn_delivery(&site, &settings, services_stop.clone());
         let state = Arc::new(AppState {
             api_host,
             store,
@@ -118,12 +124,12 @@ impl Application {
             site,
             feeds: std::sync::OnceLock::new(),
         });
-        // The feeds stop with the writer token: they fire until every activation has drained.
+        // The feeds stop first on shutdown (`run_until_stopped`), before the activations they started drain.
         let sink = Arc::new(crate::builtin::AgentSink::new(&state));
         // Direct firing: with an empty inbox a message is acknowledged once the agent recorded its fire
         // (trigger activation and rule invocations, one durable commit) without the inbox's own commit.
         let options = fogwhisk_feeds::FeedsOptions { direct_fire: true, ..Default::default() };
-        let feeds = fogwhisk_feeds::Feeds::start_with(&data, sink, writer_stop.child_token(), options)
+        let feeds = fogwhisk_feeds::Feeds::start_with(&data, sink, feeds_stop, options)
             .await
             .map_err(|e| anyhow::anyhow!("starting the feeds: {e}"))?;
         let _ = state.feeds.set(feeds);
@@ -134,6 +140,7 @@ impl Application {
         Ok(Self {
             listener,
             state,
+            services_stop,
             writer_stop,
             background,
             broker,
@@ -161,7 +168,20 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` resolves, then drains: HTTP requests and activations finish within the grace period.
+    /// Serves until `shutdown` resolves (or `state.stop` is cancelled), then drains in dependency order, all
+    /// within one deadline of `shutdown_grace_secs`:
+    /// 1. new work from outside stops: the feeds stop firing and acknowledging (unacknowledged QoS 1 messages
+    ///    stay on the broker for the persistent session; the inbox keeps what it holds), and new invokes, fires
+    ///    and web actions get 503 (`api::drain`);
+    /// 2. activations in flight (background ones and blocking invokes in progress) finish while the API still
+    ///    serves everything else, their own calls to the telemetry API above all;
+    /// 3. HTTP stops (open requests finish), then the background tasks and the activation writer (it commits
+    ///    what is queued), then the runtime pool.
+    ///
+    /// Whatever was acknowledged is finished, or is redone at the next start: an activation still running
+    /// when the deadline passes is abandoned before the pool is stopped, so the writer never records the
+    /// failure that stopping its process would cause, and its rule invocation (recorded with its fire) is
+    /// resumed at the next start.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let state = self.state.clone();
         let grace = Duration::from_secs(state.settings.shutdown_grace_secs);
@@ -169,59 +189,60 @@ impl Application {
         tracing::info!(api = %state.api_host, site = %state.settings.site_id, "edge agent serving");
         let app = crate::api::router(state.clone());
         let stop = state.stop.clone();
-        // One deadline for the whole drain, set when the shutdown begins.
-        let drain_deadline = std::sync::Arc::new(std::sync::OnceLock::new());
-        let deadline = {
-            let d = drain_deadline.clone();
-            move |grace: Duration| *d.get_or_init(|| tokio::time::Instant::now() + grace)
-        };
-        let signal = {
-            let stop = stop.clone();
-            async move {
-                tokio::select! {
-                    _ = shutdown => {}
-                    _ = stop.cancelled() => {}
-                }
-                stop.cancel();
-            }
-        };
+        let http_stop = CancellationToken::new();
         // Answers go out at once: no Nagle delay on small responses.
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let mut server = tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(signal).into_future());
-        let ended_early = tokio::select! {
+        let mut server = tokio::spawn(
+            axum::serve(listener, app).with_graceful_shutdown(http_stop.clone().cancelled_owned()).into_future(),
+        );
+        tokio::pin!(shutdown);
+        let ended = tokio::select! {
             r = &mut server => Some(r),
+            _ = &mut shutdown => None,
             _ = stop.cancelled() => None,
         };
-        match ended_early {
-            Some(r) => r.context("API server task")?.context("API server")?,
-            None => {
-                tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining requests and activations");
-                if tokio::time::timeout_at(deadline(grace), &mut server).await.is_err() {
-                    tracing::warn!("open requests did not finish within the grace period");
-                    server.abort();
-                }
+        if let Some(r) = ended {
+            r.context("API server task")?.context("API server")?;
+            anyhow::bail!("the API server stopped on its own");
+        }
+        // 1. No new work from outside.
+        stop.cancel();
+        let deadline = tokio::time::Instant::now() + grace;
+        tracing::info!(grace_secs = grace.as_secs(), "shutting down: feeds stopped, new invokes and fires refused, draining activations");
+        if let Some(f) = state.feeds.get() {
+            if tokio::time::timeout_at(deadline, f.shutdown()).await.is_err() {
+                tracing::warn!("the feeds did not stop within the grace period");
             }
         }
+        // 2. Activations in flight finish; the API still serves their calls.
         state.tasks.close();
-        if tokio::time::timeout_at(deadline(grace), state.tasks.wait()).await.is_err() {
-            tracing::warn!("activations still running after the grace period are abandoned");
+        let drained = tokio::time::timeout_at(deadline, state.tasks.wait()).await.is_ok();
+        if !drained {
+            tracing::warn!(
+                running = state.tasks.len(),
+                "activations still running after the grace period are abandoned (rule invocations run again at the next start)"
+            );
         }
-        if let Some(f) = state.feeds.get() {
-            f.shutdown().await;
+        // 3. HTTP, the background tasks and the writer, the pool.
+        http_stop.cancel();
+        if tokio::time::timeout_at(deadline, &mut server).await.is_err() {
+            tracing::warn!("open requests did not finish within the grace period");
+            server.abort();
         }
-        state.pool.shutdown().await;
+        self.services_stop.cancel();
         self.writer_stop.cancel();
         for (name, h) in self.background {
             if let Err(e) = h.await {
                 tracing::error!(task = name, error = %e, "background task failed");
             }
         }
+        state.pool.shutdown().await;
         if let Some(b) = self.broker {
             tokio::task::spawn_blocking(move || b.shutdown()).await.ok();
         }
-        tracing::info!("edge agent stopped");
+        tracing::info!(drained, "edge agent stopped");
         Ok(())
     }
 }

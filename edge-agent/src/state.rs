@@ -30,9 +30,9 @@ pub struct AppState {
     pub throttles: Throttles,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
-    /// Activations running in the background (drained on shutdown).
+    /// Activations running in the background and invoke/fire requests being served (drained on shutdown).
     pub tasks: TaskTracker,
-    /// Cancelled when the agent stops.
+    /// Cancelled when the agent begins to stop: from then on new invokes and fires get 503 (`api::drain`).
     pub stop: CancellationToken,
     /// Site data: telemetry readings, reported days and the outbox to the hub.
     pub site: fogwhisk_site::SiteStore,

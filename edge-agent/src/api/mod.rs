@@ -3,6 +3,7 @@
 mod action_put;
 pub mod actions;
 pub mod activations;
+mod drain;
 mod entities;
 pub mod error;
 pub mod extract;
@@ -42,6 +43,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), drain::gate))
         .layer(middleware::from_fn(cors))
         .layer(middleware::from_fn(rewrap_errors))
         .with_state(state)

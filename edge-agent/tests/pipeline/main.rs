@@ -7,3 +7,4 @@ mod helpers;
 mod hub_e2e;
 mod mqtt;
 mod peers;
+mod sigterm;

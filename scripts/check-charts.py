@@ -12,6 +12,10 @@ Kubernetes' schemas (kubernetes-validate, strict):
 - the fogwhisk-hub-stack umbrella chart (hub + influxdb2/couchdb/grafana dependencies, off by default)
   lints with nothing but its undownloadable dependencies missing and renders with the hub as subchart;
 - the rendered edge.toml / hub.toml and environments are accepted by the real service binaries;
+- the edge agent's securityContext is exactly the one granted (uid 0, ALL dropped, only SETUID SETGID KILL
+  CHOWN FOWNER added, no privilege escalation, read-only root, RuntimeDefault seccomp, no fsGroup) and its
+  secrets are mounted files named by edge.toml, never environment variables (the checker is shown to flag
+  planted deviations);
 - the edge NetworkPolicy lets the agent call the hub and admits no connection from the hub;
 - the rendered Mosquitto configuration runs in a real Mosquitto: password auth, ACL, persistence;
 - the Dockerfiles pass hadolint and agree with the charts (uid, port, entrypoint, packages).
@@ -47,6 +51,7 @@ except ImportError as missing:  # a clear message and the closing count line, no
 from harness import Results  # noqa: E402
 import config_peer  # noqa: E402
 import dockerfiles  # noqa: E402
+import edge_security  # noqa: E402
 import mosquitto_peer  # noqa: E402
 import netpol  # noqa: E402
 
@@ -216,6 +221,7 @@ def check_edge(tmp: Path, dashboards: dict[str, Any]) -> None:
         docs = render(f"{EDGE} {label}", archive, values, "milano", "fogwhisk-milano")
         if docs is not None:
             validate_docs(f"{EDGE} {label}", docs, dashboards)
+            check_edge_security(f"{EDGE} {label}", docs, "milano-fogwhisk-edge", values.get("existingSecret") or "milano-fogwhisk-edge")
             if values.get("networkPolicy", {}).get("enabled", True):
                 peers = values.get("networkPolicy", {}).get("hub", {}).get("peers", [{"ipBlock": {"cidr": "0.0.0.0/0"}}])
                 problems = netpol.check_site_policies([d for d in docs if d["kind"] == "NetworkPolicy"], peers, 8080)
@@ -248,8 +254,9 @@ def check_edge_objects(docs: list[dict[str, Any]], values: dict[str, Any]) -> No
     c = pod["containers"][0]
     R.check("edge agent: 1 replica, Recreate (one writer per store)",
             agent["spec"]["replicas"] == 1 and agent["spec"]["strategy"]["type"] == "Recreate", str(agent["spec"]))
-    R.check("edge agent: non-root, read-only root FS, /tmp emptyDir, data on a PVC",
-            pod["securityContext"]["runAsNonRoot"] and c["securityContext"]["readOnlyRootFilesystem"]
+    check_edge_security(f"{EDGE} site-torino", docs, "torino-fogwhisk-edge", "torino-fogwhisk-edge", planted=True)
+    R.check("edge agent: read-only root FS, /tmp emptyDir, data on a PVC",
+            c["securityContext"]["readOnlyRootFilesystem"]
             and any(v["name"] == "tmp" and "emptyDir" in v for v in pod["volumes"])
             and any(v["name"] == "data" and v.get("persistentVolumeClaim") for v in pod["volumes"]), str(pod))
     toml = next(d for d in by_kind["ConfigMap"] if d["metadata"]["name"] == "torino-fogwhisk-edge")["data"]["edge.toml"]
@@ -258,9 +265,10 @@ def check_edge_objects(docs: list[dict[str, Any]], values: dict[str, Any]) -> No
             cfg["site_id"] == "torino" and cfg["timezone"] == "Europe/Rome"
             and cfg["hub"]["url"] == values["hub"]["url"] and cfg["listen"] == "0.0.0.0:3233", toml)
     R.check("hub token only in the Secret, never in the ConfigMap", values["hub"]["token"] not in toml, toml)
-    envs = {e["name"]: e for e in c["env"]}
-    R.check("hub token reaches the agent as FOGWHISK_EDGE_HUB__TOKEN from the Secret",
-            envs["FOGWHISK_EDGE_HUB__TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "hub-token", str(envs))
+    files = edge_security.secret_files(docs, "torino-fogwhisk-edge")
+    R.check("hub token and guest key reach the agent as files of the Secret (hub.token_file, keys.guest_file)",
+            files.get(cfg["hub"]["token_file"]) == values["hub"]["token"]
+            and files.get(cfg["keys"]["guest_file"]) == values["keys"]["guest"], str(sorted(files)))
     policies = by_kind["NetworkPolicy"]
     problems = netpol.check_site_policies(policies, values["networkPolicy"]["hub"]["peers"], 443)
     R.check("site-torino NetworkPolicy: egress to the hub on 443 and no ingress from the hub",
@@ -271,7 +279,7 @@ def check_edge_objects(docs: list[dict[str, Any]], values: dict[str, Any]) -> No
     R.check("NetworkPolicy checker flags an ingress rule from the hub",
             bool(netpol.check_site_policies(leaky, values["networkPolicy"]["hub"]["peers"], 443)), "not flagged")
 
-    config_peer.check_edge(R.check, ROOT, toml, config_peer.container_env(docs, "torino-fogwhisk-edge"), "site-torino")
+    config_peer.check_edge(R.check, ROOT, toml, config_peer.container_env(docs, "torino-fogwhisk-edge"), "site-torino", files)
 
     mq_cm = next(d for d in by_kind["ConfigMap"] if d["metadata"]["name"].endswith("-mosquitto"))
     mq_secret = next(d for d in by_kind["Secret"] if d["metadata"]["name"].endswith("-mosquitto"))
@@ -279,6 +287,55 @@ def check_edge_objects(docs: list[dict[str, Any]], values: dict[str, Any]) -> No
     message = json.loads((ROOT / "firmware" / "test" / "vectors.json").read_text())["messages"][0]["message"]
     mosquitto_peer.run(R.check, mq_cm["data"]["mosquitto.conf"], mq_cm["data"]["acl"],
                        mq_secret["stringData"]["passwd"], users, message)
+
+
+def check_edge_security(label: str, docs: list[dict[str, Any]], deployment: str, secret: str,
+                        planted: bool = False) -> None:
+    """The agent's securityContext and secret files exactly as granted; with `planted`, also shows that the
+    checker flags each deviation (an extra capability, ALL not dropped, privilege escalation, the hub
+    token in the environment, a pod fsGroup, a world-readable secret volume)."""
+    dep = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == deployment)
+    cm = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == deployment)
+    toml = cm["data"]["edge.toml"]
+    found = edge_security.problems(dep, toml, secret)
+    R.check(f"{label}: agent securityContext is exactly uid 0 + {sorted(edge_security.CAPABILITIES)}, ALL dropped, "
+            "no privilege escalation, read-only root, RuntimeDefault seccomp; secrets only as files",
+            not found, "; ".join(found))
+    if not planted:
+        return
+
+    def container(d: dict[str, Any]) -> dict[str, Any]:
+        return d["spec"]["template"]["spec"]["containers"][0]
+
+    def with_cap(d: dict[str, Any]) -> None:
+        container(d)["securityContext"]["capabilities"]["add"].append("NET_ADMIN")
+
+    def no_drop(d: dict[str, Any]) -> None:
+        container(d)["securityContext"]["capabilities"]["drop"] = ["NET_RAW"]
+
+    def escalation(d: dict[str, Any]) -> None:
+        container(d)["securityContext"]["allowPrivilegeEscalation"] = True
+
+    def token_env(d: dict[str, Any]) -> None:
+        container(d)["env"].append({"name": "FOGWHISK_EDGE_HUB__TOKEN",
+                                    "valueFrom": {"secretKeyRef": {"name": secret, "key": "hub-token"}}})
+
+    def fs_group(d: dict[str, Any]) -> None:
+        d["spec"]["template"]["spec"]["securityContext"]["fsGroup"] = 10001
+
+    def readable(d: dict[str, Any]) -> None:
+        for v in d["spec"]["template"]["spec"]["volumes"]:
+            if "projected" in v:
+                v["projected"]["defaultMode"] = 0o444
+
+    for what, plant in [("an added NET_ADMIN", with_cap), ("ALL not dropped", no_drop),
+                        ("allowPrivilegeEscalation: true", escalation), ("the hub token in env", token_env),
+                        ("a pod fsGroup", fs_group), ("a world-readable secret volume", readable)]:
+        bad = copy.deepcopy(dep)
+        plant(bad)
+        R.check(f"edge security checker flags {what}", bool(edge_security.problems(bad, toml, secret)), "not flagged")
+    R.check("edge security checker flags the hub token in edge.toml",
+            bool(edge_security.problems(dep, toml.replace("[hub]", '[hub]\ntoken = "x"'), secret)), "not flagged")
 
 
 def check_hub(tmp: Path, dashboards: dict[str, Any]) -> None:
@@ -376,7 +433,7 @@ def main() -> int:
         R.run("edge chart", lambda: check_edge(Path(tmp), dashboards))
         R.run("hub chart", lambda: check_hub(Path(tmp), dashboards))
         R.run("hub stack chart", lambda: check_stack(Path(tmp), dashboards))
-    R.run("edge Dockerfile", lambda: dockerfiles.check(R.check, ROOT, "edge", "fogwhisk-edge", 3233, 10001,
+    R.run("edge Dockerfile", lambda: dockerfiles.check(R.check, ROOT, "edge", "fogwhisk-edge", 3233, 0,
                                                        ["node:20", "python3", "ca-certificates"]))
     R.run("hub Dockerfile", lambda: dockerfiles.check(R.check, ROOT, "hub", "fogwhisk-hub", 8080, 10001, ["ca-certificates"]))
     return R.summary()

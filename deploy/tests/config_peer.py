@@ -92,18 +92,28 @@ def serve_and_probe(check: Check, label: str, cmd: list[str], env: dict[str, str
               f"exit {proc.returncode}; output: {log.read().decode(errors='replace')[-1500:]}")
 
 
-def check_edge(check: Check, root: Path, toml: str, env: dict[str, str], label: str) -> None:
+def check_edge(check: Check, root: Path, toml: str, env: dict[str, str], label: str,
+               files: dict[str, str] | None = None) -> None:
+    """`files`: container path -> content of the Secret files the pod mounts; they are written under the
+    temporary folder and their paths in `toml` moved there."""
     exe = binary(root, "fogwhisk-edge")
     if not check(f"{label}: fogwhisk-edge binary present", exe.exists(),
                  f"{exe} missing: cargo build -p fogwhisk-edge, or set CHECK_EDGE_BIN"):
         return
     with tempfile.TemporaryDirectory(prefix="fogwhisk-edge-cfg-") as tmp:
+        for path, content in (files or {}).items():
+            local = Path(tmp) / "mounts" / path.lstrip("/")
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_text(content)
+            local.chmod(0o400)
+            toml = toml.replace(f'"{path}"', f'"{local}"')
         cfg = Path(tmp) / "edge.toml"
         cfg.write_text(toml)
         res = _run([str(exe), "--config", str(cfg), "--data", str(Path(tmp) / "data"), "namespaces", "list"], env)
-        check(f"{label}: fogwhisk-edge accepts the rendered edge.toml and environment", res.returncode == 0,
+        check(f"{label}: fogwhisk-edge accepts the rendered edge.toml, environment and secret files", res.returncode == 0,
               (res.stderr or res.stdout)[-1500:])
-        leaked = [k for k, v in env.items() if "TOKEN" in k and v and v in res.stdout + res.stderr]
+        secrets = [v for k, v in env.items() if "TOKEN" in k and v] + [v for v in (files or {}).values() if v]
+        leaked = [v[:4] + "..." for v in secrets if v in res.stdout + res.stderr]
         check(f"{label}: fogwhisk-edge prints no secret", not leaked, str(leaked))
         port = _free_port()
         os.chmod(tmp, 0o755)  # like the pod's /tmp: runtime processes may run as another user

@@ -18,6 +18,6 @@ pub mod store;
 pub mod telemetry;
 
 pub use error::{ReadingField, SiteError};
-pub use outbox::{spawn_delivery, DeliveryConfig, HubTarget, OutboxStats};
+pub use outbox::{spawn_delivery, DeadLetter, DeliveryConfig, HubTarget, OutboxStats};
 pub use store::SiteStore;
 pub use telemetry::{DayStat, Reading, WriteSummary};

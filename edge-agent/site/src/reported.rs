@@ -80,16 +80,9 @@ impl SiteStore {
         let mut encoded = Vec::with_capacity(records.len());
         for (index, r) in records.iter().enumerate() {
             let bad = |reason: String| SiteError::InvalidRecord { index, reason };
+            // The one definition of a valid record (fogwhisk-wire), the same the hub applies.
+            r.validate().map_err(bad)?;
             let day = NaiveDate::parse_from_str(&r.day, "%Y-%m-%d").map_err(|e| bad(format!("day {:?} is not YYYY-MM-DD: {e}", r.day)))?;
-            if r.count == 0 {
-                return Err(bad("count must be at least 1".into()));
-            }
-            if ![r.min, r.max, r.mean, r.median].iter().all(|v| v.is_finite()) {
-                return Err(bad("min, max, mean and median must be finite numbers".into()));
-            }
-            if r.metric.is_empty() || r.tz.is_empty() {
-                return Err(bad("metric and tz must not be empty".into()));
-            }
             *per_day.entry(day).or_default() += r.count;
             encoded.push(serde_json::to_string(r).map_err(|e| bad(e.to_string()))?);
         }

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use fogwhisk_wire::{AggregateBatch, ErrorBody, IngestResponse};
+use fogwhisk_wire::{AggregateBatch, ErrorBody, IngestResponse, RefusedBatch};
 use rand::Rng;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
@@ -58,7 +58,10 @@ enum Failure {
     Transient { message: String, retry_after: Option<Duration> },
     /// 413: the batch is too large for the hub.
     TooLarge(String),
-    /// Any other 4xx: the hub refuses; retry slowly.
+    /// 400 (422): the hub refuses the records themselves; `refused` are the indexes it named, each
+    /// with its reasons (empty when the hub did not say which).
+    Refused { message: String, refused: Vec<(usize, String)> },
+    /// Any other 4xx (401, 403, 404, …): the hub refuses the site, not the records; retry slowly.
     Permanent(String),
 }
 
@@ -145,6 +148,40 @@ async fn run(store: SiteStore, target: HubTarget, config: DeliveryConfig, stop: 
                 tracing::warn!(error = %message, batch_size, "hub refused the batch as too large; splitting it");
                 continue;
             }
+            Err(Failure::Refused { message, refused }) => {
+                record_failure(&store, &message);
+                // Records the hub named, or the one record left once splitting found it.
+                let mut dead: Vec<(u64, String)> = Vec::new();
+                for (index, reason) in refused {
+                    match (seqs.get(index), dead.last_mut()) {
+                        (Some(seq), Some((last, text))) if last == seq => text.push_str(&format!("; {reason}")),
+                        (Some(seq), _) => dead.push((*seq, reason)),
+                        (None, _) => {}
+                    }
+                }
+                if dead.is_empty() && seqs.len() > 1 {
+                    batch_size = (seqs.len() / 2).max(1);
+                    tracing::warn!(error = %message, batch_size, "hub refused the batch without naming a record; splitting it");
+                    continue;
+                }
+                if dead.is_empty() {
+                    dead.push((seqs[0], message.clone()));
+                }
+                let moved = store.run_blocking(move |s| s.outbox_dead_letter(&dead)).await;
+                match moved {
+                    Ok(n) => {
+                        counters.dead_lettered.fetch_add(n as u64, Ordering::Relaxed);
+                        tracing::error!(error = %message, records = n, "hub refused records; moved to the dead-letter list, delivering the rest");
+                        attempt = 0;
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "refused records could not be moved to the dead-letter list");
+                        attempt += 1;
+                        backoff(&config, attempt)
+                    }
+                }
+            }
             Err(Failure::TooLarge(message)) | Err(Failure::Permanent(message)) => {
                 record_failure(&store, &message);
                 tracing::error!(error = %message, "hub refused the batch; keeping it and retrying slowly");
@@ -205,6 +242,28 @@ async fn post(client: &reqwest::Client, endpoint: &str, token: &SecretString, ba
     let retry_after =
         resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok()).map(Duration::from_secs);
     let text = resp.text().await.unwrap_or_default();
+    if matches!(status, StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY) {
+        let refused = serde_json::from_str::<RefusedBatch>(&text).ok();
+        let detail = match &refused {
+            Some(b) => format!("{} ({})", b.error, b.code),
+            None => text.chars().take(200).collect(),
+        };
+        let refused = refused
+            .map(|b| {
+                let mut by_index: Vec<(usize, String)> = Vec::new();
+                for r in b.records {
+                    let why = if r.field.is_empty() { format!("{} ({})", r.message, r.reason) } else { format!("{}: {} ({})", r.field, r.message, r.reason) };
+                    match by_index.iter_mut().find(|(i, _)| *i == r.index) {
+                        Some((_, text)) => text.push_str(&format!("; {why}")),
+                        None => by_index.push((r.index, format!("hub answered {status}: {why}"))),
+                    }
+                }
+                by_index.sort_by_key(|(i, _)| *i);
+                by_index
+            })
+            .unwrap_or_default();
+        return Err(Failure::Refused { message: format!("hub answered {status}: {detail}"), refused });
+    }
     let detail = match serde_json::from_str::<ErrorBody>(&text) {
         Ok(b) => format!("{} ({})", b.error, b.code),
         Err(_) => text.chars().take(200).collect(),

@@ -21,6 +21,24 @@ pub const BUILTIN_KIND: &str = "builtin";
 /// What a built-in action call produced.
 type Answer = Result<Value, (RunStatus, String)>;
 
+/// Namespaces whose activations may queue records for the hub through `/whisk.system/federation/push`.
+///
+/// The default is the namespace the site manifest (`actions/manifest.yaml`) deploys into: its `daily`
+/// rule runs the sequence `[daily-aggregates, /whisk.system/federation/push]` as `guest`. Every other
+/// namespace — including `whisk.system` — is refused with 403: a push replaces the site's records at
+/// the hub, so only the site's own pipeline may do it.
+///
+/// TODO(settings): replace with `Settings.federation.push_namespaces` (a `Vec<String>`, default
+/// `["guest"]`) once the setting exists; [`AppState::push_namespaces`] is the one place that reads it.
+pub const DEFAULT_PUSH_NAMESPACES: &[&str] = &["guest"];
+
+/// A refusal of `federation/push`, in the activation result as OpenWhisk's `{error, code}` with an
+/// HTTP-like numeric code: 403 (namespace not allowed) or 400 (the records are not valid aggregates).
+/// The activation ends as an application error (the caller's request is wrong, not the platform).
+fn push_refusal(code: u16, message: String) -> (RunStatus, Value) {
+    (RunStatus::ApplicationError, json!({ "error": message, "code": code }))
+}
+
 fn feed_error(e: FeedError) -> (RunStatus, String) {
     match e {
         FeedError::BadRequest(m) | FeedError::NotFound(m) => (RunStatus::ApplicationError, m),
@@ -41,12 +59,16 @@ impl AppState {
                 Ok(kind) => self.feed_call(caller, Some(kind), args).await,
                 Err(e) => Err(feed_error(e)),
             },
-            "push" => self.push(caller, args).await,
+            "push" => return self.finish(start, self.push(caller, args).await),
             other => Err((RunStatus::WhiskError, format!("unknown built-in action '{other}'"))),
         };
+        self.finish(start, answer.map_err(|(s, m)| (s, json!({ "error": m }))))
+    }
+
+    fn finish(&self, start: u64, answer: Result<Value, (RunStatus, Value)>) -> RunOutcome {
         let (status, result) = match answer {
             Ok(v) => (RunStatus::Success, v),
-            Err((s, m)) => (s, json!({ "error": m })),
+            Err((s, v)) => (s, v),
         };
         let size = result.to_string().len();
         RunOutcome {
@@ -86,11 +108,39 @@ impl AppState {
         .map_err(feed_error)
     }
 
-    async fn push(self: &Arc<Self>, caller: &str, mut args: Map<String, Value>) -> Answer {
-        let bad = |m: String| (RunStatus::ApplicationError, m);
+    /// The namespaces that may push (see [`DEFAULT_PUSH_NAMESPACES`]).
+    pub(crate) fn push_namespaces(&self) -> Vec<String> {
+        DEFAULT_PUSH_NAMESPACES.iter().map(|s| s.to_string()).collect()
+    }
+
+    async fn push(self: &Arc<Self>, caller: &str, mut args: Map<String, Value>) -> Result<Value, (RunStatus, Value)> {
+        let allowed = self.push_namespaces();
+        if !allowed.iter().any(|n| n == caller) {
+            tracing::warn!(namespace = caller, "federation/push refused: namespace not allowed to push");
+            return Err(push_refusal(
+                403,
+                format!("The namespace '{caller}' is not allowed to push aggregates to the hub (allowed: {}).", allowed.join(", ")),
+            ));
+        }
+        let bad = |m: String| push_refusal(400, m);
         let records = args.remove("records").ok_or_else(|| bad("The parameter 'records' is required.".into()))?;
         let records: Vec<fogwhisk_wire::AggregateRecord> =
             serde_json::from_value(records).map_err(|e| bad(format!("'records' is not a list of aggregate records: {e}")))?;
+        // The one definition of a valid record (fogwhisk-wire, the hub applies the same), and the
+        // site's own zone: what the hub would refuse is refused here, with the reason, before queueing.
+        let tz = &self.settings.timezone;
+        let mut problems = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            if let Err(m) = r.validate() {
+                problems.push(format!("records[{i}]: {m}"));
+            }
+            if &r.tz != tz {
+                problems.push(format!("records[{i}]: tz: {:?} is not the site's time zone {tz:?}", r.tz));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(bad(format!("Invalid aggregate records, nothing queued: {}", problems.join("; "))));
+        }
         let n = records.len();
         let ns = caller.to_string();
         let queued = self

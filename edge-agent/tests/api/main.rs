@@ -3,5 +3,6 @@
 mod errors;
 mod helpers;
 mod lifecycle;
+mod push_trust;
 mod secrets;
 mod web_limits;

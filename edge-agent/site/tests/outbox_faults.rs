@@ -33,6 +33,8 @@ struct HubState {
     refuse: Option<u16>,
     /// Answer 413 to batches larger than this.
     max_batch: Option<usize>,
+    /// Answer 400 (a plain `{error, code}`, naming no record) to batches holding a record of this metric.
+    poison: Option<String>,
     received: Vec<AggregateRecord>,
     batch_sizes: Vec<usize>,
     requests: usize,
@@ -52,6 +54,10 @@ async fn ingest(State(hub): State<Shared>, Path(site): Path<String>, headers: He
         if let Some(code) = h.refuse {
             let body = ErrorBody { error: "site token revoked".into(), code: "unauthorized".into() };
             return (StatusCode::from_u16(code).unwrap(), Json(body)).into_response();
+        }
+        if h.poison.as_ref().is_some_and(|p| batch.records.iter().any(|r| &r.metric == p)) {
+            let body = ErrorBody { error: "a record is refused".into(), code: "invalid_record".into() };
+            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
         }
         if h.max_batch.is_some_and(|m| batch.records.len() > m) {
             return StatusCode::PAYLOAD_TOO_LARGE.into_response();
@@ -274,4 +280,26 @@ fn backoff_grows_exponentially_with_jitter_up_to_the_cap() {
             assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?} not in [{:?}, {full:?}]", full / 2);
         }
     }
+}
+
+#[tokio::test]
+async fn a_refused_record_the_hub_does_not_name_is_found_by_splitting_and_set_aside() {
+    let (_dir, store, recs) = store_with(20);
+    let hub: Shared = Arc::new(Mutex::new(HubState { poison: Some("m7".into()), ..Default::default() }));
+    let stop = CancellationToken::new();
+    let url = start_hub(hub.clone(), stop.clone()).await;
+    let mut config = fast();
+    config.permanent_retry = Duration::from_secs(3600); // retrying the batch as it was would stall the test
+    let task = spawn_delivery_with(store.clone(), target(&url), config, stop.clone());
+    wait_for("outbox drained", || store.outbox_stats().unwrap().depth == 0).await;
+    let dead = store.dead_letters().unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].record, recs[7]);
+    assert!(dead[0].reason.contains("400") && dead[0].reason.contains("a record is refused"), "{}", dead[0].reason);
+    let expected: Vec<AggregateRecord> = recs.iter().filter(|r| r.metric != "m7").cloned().collect();
+    assert_eq!(hub.lock().unwrap().received, expected, "the others arrive once each, in order");
+    let stats = store.outbox_stats().unwrap();
+    assert_eq!((stats.delivered, stats.dead_letters, stats.dead_lettered), (19, 1, 1), "{stats:?}");
+    stop.cancel();
+    task.await.unwrap();
 }

@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::kind::RuntimeKind;
+use crate::process::Isolation;
 
 /// Settings of a [`crate::Pool`] (and of a single [`crate::RuntimeProcess`]).
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
     /// Scratch folder: runner scripts plus one sub-folder per process (removed when the process ends).
-    /// When the agent runs as root, every ancestor must be traversable by others (o+x), since the
-    /// runtime processes run as `nobody`; keep it outside the agent's 0700 data folder.
+    /// With isolation on, every ancestor must be traversable by others (o+x), since the runtime processes
+    /// run under uids of their own; keep it outside the agent's 0700 data folder.
     pub work_dir: PathBuf,
     /// Node.js 20 interpreter.
     pub node_bin: PathBuf,
@@ -29,6 +30,12 @@ pub struct PoolConfig {
     pub max_result_bytes: usize,
     /// How long to wait for the log sentinels after `/run` returned.
     pub sentinel_wait: Duration,
+    /// How runtime processes are kept apart from the agent and each other (detected by default).
+    pub isolation: Isolation,
+    /// Largest file a runtime process may write (`RLIMIT_FSIZE`).
+    pub max_file_bytes: u64,
+    /// Processes and threads of one runtime process's uid (`RLIMIT_NPROC`, with isolation on).
+    pub max_tasks: u64,
 }
 
 /// Memory charged to the budget for a stem cell (its heap is sized for this).
@@ -47,6 +54,9 @@ impl PoolConfig {
             prewarm: vec![(RuntimeKind::Nodejs20, 1)],
             max_result_bytes: 1024 * 1024,
             sentinel_wait: Duration::from_secs(2),
+            isolation: Isolation::detect(),
+            max_file_bytes: 256 * 1024 * 1024,
+            max_tasks: 256,
         }
     }
 

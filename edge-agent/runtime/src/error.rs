@@ -19,6 +19,12 @@ pub enum RuntimeError {
     /// The work folder cannot be reached by the unprivileged runtime user.
     #[error("work folder {path} is not traversable by the runtime user (ancestor {blocked} lacks o+x)")]
     WorkDirNotAccessible { path: PathBuf, blocked: PathBuf },
+    /// The uid lock folder exists but is not a folder of the agent's own user.
+    #[error("uid lock folder {0} is not a folder owned by the agent's user; remove it or choose another")]
+    UnsafeLockDir(PathBuf),
+    /// Every uid of the range is held by a live runtime process.
+    #[error("no free runtime uid in {base}..{base}+{count}: every one is held by a live runtime process")]
+    NoFreeUid { base: u32, count: u32 },
     /// The interpreter binary could not be started.
     #[error("cannot start {binary}: {source}")]
     Spawn {
@@ -26,8 +32,8 @@ pub enum RuntimeError {
         #[source]
         source: std::io::Error,
     },
-    /// The process did not announce its port in time or exited before doing so.
-    #[error("runtime process did not announce its port: {reason}")]
+    /// The process did not announce that it listens in time or exited before doing so.
+    #[error("runtime process did not announce that it listens: {reason}")]
     NoPort { reason: String },
     /// The HTTP exchange with the runtime process failed (connection refused, reset, process died).
     #[error("connection to the runtime process failed: {0}")]

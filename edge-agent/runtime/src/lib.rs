@@ -27,5 +27,5 @@ pub use config::PoolConfig;
 pub use error::RuntimeError;
 pub use kind::{supported_kinds, RuntimeKind};
 pub use pool::Pool;
-pub use process::{HttpReply, RuntimeProcess};
+pub use process::{HttpReply, Isolation, RuntimeProcess};
 pub use types::{ActionSpec, PoolStats, RunContext, RunOutcome, RunStatus};

@@ -13,6 +13,8 @@ use tokio::sync::{oneshot, Notify};
 pub const SENTINEL: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
 /// The first stdout line of a runner, followed by its port.
 pub const PORT_ANNOUNCEMENT: &str = "FOGWHISK_RUNTIME_LISTENING ";
+/// Finished segments kept per stream while no activation takes them.
+const MAX_QUEUED_SEGMENTS: usize = 64;
 /// Longer lines are cut (the rest of the line is read and dropped).
 const MAX_LINE_BYTES: usize = 256 * 1024;
 
@@ -152,6 +154,14 @@ impl LogCapture {
         if text == SENTINEL {
             let seg = std::mem::take(&mut state.current);
             if collect {
+                // Segments nobody took yet (an action can print sentinels itself) stay within one cap in all.
+                let mut queued: u64 = state.done.iter().map(|d| d.bytes).sum();
+                while queued + seg.bytes > cap && !state.done.is_empty() {
+                    queued -= state.done.pop_front().map(|d| d.bytes).unwrap_or(0);
+                }
+                if state.done.len() >= MAX_QUEUED_SEGMENTS {
+                    state.done.pop_front();
+                }
                 state.done.push_back(seg);
             }
             drop(inner);

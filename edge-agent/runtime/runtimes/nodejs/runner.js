@@ -1,5 +1,6 @@
 // Fogwhisk Node.js action runtime: serves the OpenWhisk action-runtime protocol (POST /init, POST /run)
-// on 127.0.0.1 with a port chosen by the kernel, announced as the first stdout line.
+// on the listening Unix socket the agent hands over (descriptor FOGWHISK_LISTEN_FD), to requests that carry
+// the process's secret (FOGWHISK_SECRET); announces itself as the first stdout line.
 // Written for Fogwhisk from the protocol description; no npm dependencies.
 'use strict';
 
@@ -8,6 +9,19 @@ const fs = require('fs');
 const path = require('path');
 const zlib = require('zlib');
 const Module = require('module');
+const crypto = require('crypto');
+
+const LISTEN_FD = Number(process.env.FOGWHISK_LISTEN_FD);
+const SECRET = Buffer.from(process.env.FOGWHISK_SECRET || '', 'utf8');
+delete process.env.FOGWHISK_LISTEN_FD;
+delete process.env.FOGWHISK_SECRET;
+// The context fields of the protocol, and the only /run keys that become __OW_* variables.
+const CONTEXT_KEYS = ['api_host', 'api_key', 'namespace', 'action_name', 'action_version', 'activation_id', 'deadline', 'transaction_id'];
+
+function authorized(req) {
+  const given = Buffer.from(String(req.headers['x-fogwhisk-secret'] || ''), 'utf8');
+  return SECRET.length > 0 && given.length === SECRET.length && crypto.timingSafeEqual(given, SECRET);
+}
 
 const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX';
 const MAX_BODY = 48 * 1024 * 1024;
@@ -149,8 +163,8 @@ function onRun(res, body) {
     return reply(res, 403, { error: 'System is busy: another activation is running.' });
   }
   running++;
-  for (const [k, v] of Object.entries(body)) {
-    if (k !== 'value' && typeof v === 'string') process.env['__OW_' + k.toUpperCase()] = v;
+  for (const k of CONTEXT_KEYS) {
+    if (typeof body[k] === 'string') process.env['__OW_' + k.toUpperCase()] = body[k];
   }
   let result;
   try {
@@ -180,6 +194,7 @@ function onRun(res, body) {
 }
 
 const server = http.createServer((req, res) => {
+  if (!authorized(req)) { req.destroy(); return; }
   const chunks = [];
   let size = 0;
   req.on('data', (c) => {
@@ -201,6 +216,6 @@ const server = http.createServer((req, res) => {
 server.keepAliveTimeout = 10 * 60 * 1000;
 server.headersTimeout = 11 * 60 * 1000;
 server.requestTimeout = 0;
-server.listen(0, '127.0.0.1', () => {
-  process.stdout.write('FOGWHISK_RUNTIME_LISTENING ' + server.address().port + '\n');
+server.listen({ fd: LISTEN_FD }, () => {
+  process.stdout.write('FOGWHISK_RUNTIME_LISTENING 0\n');
 });

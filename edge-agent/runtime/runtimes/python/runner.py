@@ -1,8 +1,11 @@
 """Fogwhisk Python action runtime: serves the OpenWhisk action-runtime protocol (POST /init, POST /run)
-on 127.0.0.1 with a port chosen by the kernel, announced as the first stdout line.
+on the listening Unix socket the agent hands over (descriptor FOGWHISK_LISTEN_FD), to requests that carry
+the process's secret (FOGWHISK_SECRET); announces itself as the first stdout line.
 Written for Fogwhisk from the protocol description; standard library only."""
 
 import base64
+import hmac
+import socket
 import importlib.util
 import io
 import json
@@ -17,6 +20,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 MAX_BODY = 48 * 1024 * 1024
+
+LISTEN_FD = int(os.environ.pop("FOGWHISK_LISTEN_FD", "-1"))
+SECRET = os.environ.pop("FOGWHISK_SECRET", "").encode("utf-8")
+# The context fields of the protocol, and the only /run keys that become __OW_* variables.
+CONTEXT_KEYS = ("api_host", "api_key", "namespace", "action_name", "action_version", "activation_id",
+                "deadline", "transaction_id")
 
 STATE = {"handler": None, "init_started": False, "running": 0}
 LOCK = threading.Lock()
@@ -80,8 +89,8 @@ def do_init(value):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    # headers and body go out in separate writes: without TCP_NODELAY, Nagle plus delayed ACK adds ~40 ms
-    disable_nagle_algorithm = True
+    # a Unix socket: no Nagle to disable (setting TCP_NODELAY on it would fail)
+    disable_nagle_algorithm = False
 
     def log_message(self, format, *args):  # keep the action's stderr free of access logs
         pass
@@ -94,7 +103,14 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(text)
 
+    def authorized(self):
+        given = (self.headers.get("x-fogwhisk-secret") or "").encode("utf-8")
+        return bool(SECRET) and hmac.compare_digest(given, SECRET)
+
     def do_POST(self):
+        if not self.authorized():
+            self.close_connection = True
+            return
         try:
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY:
@@ -139,8 +155,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(403, {"error": "System is busy: another activation is running."})
             STATE["running"] += 1
         try:
-            for key, val in body.items():
-                if key != "value" and isinstance(val, str):
+            for key in CONTEXT_KEYS:
+                val = body.get(key)
+                if isinstance(val, str):
                     os.environ["__OW_" + key.upper()] = val
             status, out = self.invoke(fn, value)
         finally:
@@ -168,10 +185,26 @@ class Handler(BaseHTTPRequestHandler):
             return 502, json.dumps({"error": "The action did not return a serializable result: " + str(ex)}).encode("utf-8")
 
 
+class UnixHTTPServer(ThreadingHTTPServer):
+    address_family = socket.AF_UNIX
+
+    def server_bind(self):  # the socket comes bound and listening from the agent
+        self.server_name, self.server_port = "runtime", 0
+
+    def server_activate(self):
+        pass
+
+    def get_request(self):
+        conn, _ = self.socket.accept()
+        return conn, ("runtime", 0)
+
+
 def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = UnixHTTPServer("", Handler, bind_and_activate=False)
+    server.socket.close()
+    server.socket = socket.socket(fileno=LISTEN_FD)
     server.daemon_threads = True
-    sys.stdout.write("FOGWHISK_RUNTIME_LISTENING %d\n" % server.server_address[1])
+    sys.stdout.write("FOGWHISK_RUNTIME_LISTENING 0\n")
     sys.stdout.flush()
     server.serve_forever()
 

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::PoolConfig;
 use crate::error::RuntimeError;
-use crate::process::running_as_root;
+use crate::process::Isolation;
 use crate::runners;
 use crate::types::{ActionSpec, PoolStats, RunContext, RunOutcome};
 use slots::State;
@@ -39,7 +39,7 @@ impl Pool {
     /// Prepares the work folder, writes the runner programs, and starts the maintenance task
     /// (idle eviction and prewarm).
     pub async fn start(cfg: PoolConfig) -> Result<Arc<Pool>, RuntimeError> {
-        prepare_work_dir(&cfg.work_dir)?;
+        prepare_work_dir(&cfg.work_dir, &cfg.isolation)?;
         runners::write_runners(&cfg.work_dir)?;
         let pool = Arc::new(Pool {
             cfg,
@@ -103,16 +103,20 @@ impl Drop for Pool {
     }
 }
 
-/// Creates the work folder. As root, runtime processes run as `nobody`, so the folder must be traversable.
-fn prepare_work_dir(dir: &Path) -> Result<(), RuntimeError> {
-    std::fs::create_dir_all(dir).map_err(|source| RuntimeError::Io {
+/// Creates the work folder and the agent's private socket folder in it. With isolation on, runtime processes
+/// run under uids of their own, so the work folder must be traversable (not listable) by them.
+fn prepare_work_dir(dir: &Path, isolation: &Isolation) -> Result<(), RuntimeError> {
+    let sockets = crate::process::sockets_dir(dir);
+    std::fs::create_dir_all(&sockets).map_err(|source| RuntimeError::Io {
         what: "create",
-        path: dir.to_path_buf(),
+        path: sockets.clone(),
         source,
     })?;
-    if !running_as_root() {
+    runners::set_mode(&sockets, 0o700)?;
+    let Isolation::Separate { lock_dir, .. } = isolation else {
         return Ok(());
-    }
+    };
+    crate::process::identity::prepare_lock_dir(lock_dir)?;
     runners::set_mode(dir, 0o711)?;
     let abs = std::fs::canonicalize(dir).map_err(|source| RuntimeError::Io {
         what: "resolve",

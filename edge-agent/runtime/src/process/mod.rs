@@ -1,11 +1,13 @@
-//! One runtime process: spawned with a clean environment (as `nobody` when the agent is root) in its own
-//! process group and folder, reached over HTTP on the port it announces, watched for memory, killed as a group.
+//! One runtime process: spawned with a clean environment under a uid of its own, in its own process group and
+//! folder, reached over HTTP on a private Unix socket with a per-process secret, watched for memory, and ended
+//! with everything it started.
 
+pub mod identity;
 mod spawn;
-pub(crate) use spawn::running_as_root;
 mod watchdog;
 
-use std::net::SocketAddr;
+pub use identity::Isolation;
+pub(crate) use spawn::sockets_dir;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,6 +22,9 @@ use crate::kind::RuntimeKind;
 use crate::logs::LogCapture;
 use crate::protocol;
 use crate::types::{ActionSpec, RunContext};
+
+/// The header carrying the per-process secret; a runner answers nothing to a request without it.
+pub const SECRET_HEADER: &str = "x-fogwhisk-secret";
 
 /// Resolves once the process has exited (or its waiter is gone).
 pub(crate) async fn wait_exit(exited: &mut watch::Receiver<bool>) {
@@ -40,7 +45,11 @@ pub struct HttpReply {
 pub struct RuntimeProcess {
     kind: RuntimeKind,
     pid: u32,
-    addr: SocketAddr,
+    /// The process's own uid (None when isolation is off), and its claim, released at clean-up.
+    uid: Option<u32>,
+    user: std::sync::Mutex<Option<identity::RuntimeUser>>,
+    socket: PathBuf,
+    secret: String,
     dir: PathBuf,
     client: reqwest::Client,
     logs: Arc<LogCapture>,
@@ -58,8 +67,14 @@ impl RuntimeProcess {
         spawn::spawn(cfg, kind, memory_mb).await
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+    /// The Unix socket the process serves the protocol on (in a folder only the agent can enter).
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// The uid the process runs as, when isolation is on.
+    pub fn uid(&self) -> Option<u32> {
+        self.uid
     }
 
     pub fn pid(&self) -> u32 {
@@ -119,13 +134,14 @@ impl RuntimeProcess {
         timeout: Duration,
         max_body: usize,
     ) -> Result<HttpReply, RuntimeError> {
-        let url = format!("http://{}{}", self.addr, path);
+        let url = format!("http://runtime{path}");
         let bytes = serde_json::to_vec(body).unwrap_or_default();
         let exchange = async {
             let mut resp = self
                 .client
                 .post(&url)
                 .header("content-type", "application/json")
+                .header(SECRET_HEADER, &self.secret)
                 .body(bytes)
                 .send()
                 .await
@@ -174,7 +190,8 @@ impl RuntimeProcess {
         }
     }
 
-    /// Kills the process group, waits for the exit and removes the folder. Idempotent.
+    /// Kills the process group and everything else the process's uid started, waits for the exit and removes
+    /// the folder and socket. Idempotent.
     pub async fn terminate(&self) {
         if self.terminated.swap(true, Ordering::SeqCst) {
             return;
@@ -185,11 +202,13 @@ impl RuntimeProcess {
         let mut exited = self.exited.clone();
         let _ = tokio::time::timeout(Duration::from_secs(5), wait_exit(&mut exited)).await;
         self.stop.cancel();
-        if let Err(e) = tokio::fs::remove_dir_all(&self.dir).await {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot remove runtime folder");
-            }
-        }
+        let user = self.user_for_cleanup();
+        spawn::on_spawner(spawn::clean_up(user, self.dir.clone(), self.socket.clone())).await;
+    }
+
+    /// Takes the uid claim out for the clean-up (the claim is released once its processes are gone).
+    fn user_for_cleanup(&self) -> Option<identity::RuntimeUser> {
+        self.user.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// Kills the process (see [`RuntimeProcess::terminate`]).
@@ -205,7 +224,7 @@ impl Drop for RuntimeProcess {
                 spawn::kill_group(self.pid);
             }
             self.stop.cancel();
-            let _ = std::fs::remove_dir_all(&self.dir);
+            spawn::detach_on_spawner(spawn::clean_up(self.user_for_cleanup(), self.dir.clone(), self.socket.clone()));
         }
     }
 }

@@ -1,5 +1,7 @@
-//! Starting a runner process: its folder, clean environment, privilege drop, process group, port handshake.
+//! Starting a runner process: its own uid and folder, clean environment, resource limits, process group, and
+//! the private channel (a Unix socket the agent binds in a folder only it can enter, plus a per-process secret).
 
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -11,6 +13,7 @@ use tokio::io::BufReader;
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::identity::{self, Isolation, RuntimeUser};
 use super::{watchdog, RuntimeProcess};
 use crate::config::PoolConfig;
 use crate::error::RuntimeError;
@@ -18,19 +21,14 @@ use crate::kind::RuntimeKind;
 use crate::logs::{self, LogCapture, Stream};
 use crate::runners;
 
-/// uid/gid of `nobody`, used for runtime processes when the agent runs as root.
-const NOBODY: u32 = 65534;
-/// How long a runner may take to announce its port.
+/// How long a runner may take to announce that it listens.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// Open-file limit of a runtime process (as the OpenWhisk container ulimit).
 const NOFILE_LIMIT: libc::rlim_t = 1024;
+/// Log bytes a process may buffer before an activation has configured its own limit.
+const DEFAULT_LOG_CAP: u64 = 10 * 1024 * 1024;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-pub(crate) fn running_as_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
 
 /// SIGKILL to the process group led by `pid`.
 pub(crate) fn kill_group(pid: u32) {
@@ -50,9 +48,13 @@ fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error)
     }
 }
 
-/// Creates the process folder, private to the runtime user.
-fn make_folder(work_dir: &Path, kind: RuntimeKind) -> Result<PathBuf, RuntimeError> {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+/// The folder of the agent's sockets to its runtime processes: the agent's alone (0700).
+pub(crate) fn sockets_dir(work_dir: &Path) -> PathBuf {
+    work_dir.join("sockets")
+}
+
+/// Creates the process folder, private to the process's user.
+fn make_folder(work_dir: &Path, id: u64, kind: RuntimeKind, uid: Option<u32>) -> Result<PathBuf, RuntimeError> {
     let short = match kind {
         RuntimeKind::Nodejs20 => "node",
         RuntimeKind::Python311 => "python",
@@ -60,10 +62,19 @@ fn make_folder(work_dir: &Path, kind: RuntimeKind) -> Result<PathBuf, RuntimeErr
     let dir = work_dir.join(format!("proc-{}-{id}-{short}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).map_err(io_err("chmod", &dir))?;
-    if running_as_root() {
-        std::os::unix::fs::chown(&dir, Some(NOBODY), Some(NOBODY)).map_err(io_err("chown", &dir))?;
+    if let Some(uid) = uid {
+        std::os::unix::fs::chown(&dir, Some(uid), Some(uid)).map_err(io_err("chown", &dir))?;
     }
     Ok(dir)
+}
+
+/// 32 random bytes, hex: the secret every request to one runtime process carries.
+fn new_secret() -> String {
+    let mut buf = [0u8; 32];
+    // SAFETY: getrandom writes at most buf.len() bytes into buf.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    assert_eq!(n, buf.len() as isize, "the kernel's random source failed");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Heap size for Node: most of the limit, leaving room for code, buffers and the runtime itself.
@@ -76,9 +87,28 @@ pub(super) async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -
     if !runner.exists() {
         runners::write_runners(&cfg.work_dir)?;
     }
-    let dir = make_folder(&cfg.work_dir, kind)?;
-    // removes the folder if this future is dropped (or fails) before the process owns it
-    let mut folder = FolderGuard(Some(dir.clone()));
+    let user = match &cfg.isolation {
+        Isolation::Separate { uid_base, uid_count, lock_dir } => {
+            identity::prepare_lock_dir(lock_dir)?;
+            Some(claim_clean_user(*uid_base, *uid_count, lock_dir).await?)
+        }
+        Isolation::Shared => None,
+    };
+    let uid = user.as_ref().map(|u| u.uid);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let dir = make_folder(&cfg.work_dir, id, kind, uid)?;
+    let sockets = sockets_dir(&cfg.work_dir);
+    if !sockets.is_dir() {
+        std::fs::create_dir_all(&sockets).map_err(io_err("create", &sockets))?;
+        runners::set_mode(&sockets, 0o700)?;
+    }
+    let socket = sockets.join(format!("{}-{id}.sock", std::process::id()));
+    // removes the folder and socket if this future is dropped (or fails) before the process owns them
+    let mut folder = FolderGuard(Some((dir.clone(), socket.clone())));
+    let _ = std::fs::remove_file(&socket);
+    let listener = std::os::unix::net::UnixListener::bind(&socket).map_err(io_err("bind", &socket))?;
+    let listen_fd = listener.as_raw_fd();
+    let secret = new_secret();
     let binary = cfg.binary(kind).to_path_buf();
     let mut cmd = tokio::process::Command::new(&binary);
     match kind {
@@ -92,44 +122,53 @@ pub(super) async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -
         .env("HOME", &dir)
         .env("LANG", "C.UTF-8")
         .env("__OW_API_HOST", &cfg.api_host)
+        .env("FOGWHISK_LISTEN_FD", listen_fd.to_string())
+        .env("FOGWHISK_SECRET", &secret)
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    if running_as_root() {
+    if let Some(uid) = uid {
         // std drops supplementary groups (setgroups(0)) when a uid is set by root.
-        cmd.uid(NOBODY).gid(NOBODY);
+        cmd.uid(uid).gid(uid);
     }
+    let limits = Limits {
+        nofile: NOFILE_LIMIT,
+        fsize: cfg.max_file_bytes,
+        nproc: uid.map(|_| cfg.max_tasks),
+    };
     // SAFETY: the closure only calls async-signal-safe syscalls.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
             mark_inherited_fds_cloexec();
-            let lim = libc::rlimit {
-                rlim_cur: NOFILE_LIMIT,
-                rlim_max: NOFILE_LIMIT,
-            };
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-            let no_core = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+            // the one descriptor the runner gets: its listening socket
+            if libc::fcntl(listen_fd, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            limits.apply();
             Ok(())
         });
     }
-    let mut child = match spawn_on_stable_thread(cmd).await {
+    let spawned = on_spawner(move || {
+        let mut cmd = cmd;
+        cmd.spawn()
+    })
+    .await;
+    // the child holds the listening socket now; the agent only connects to its path
+    drop(listener);
+    let mut child = match spawned {
         Ok(c) => c,
         Err(source) => {
             return Err(RuntimeError::Spawn { binary, source });
         }
     };
     let pid = child.id().unwrap_or(0);
-    let logs = Arc::new(LogCapture::new(u64::MAX / 4));
+    let logs = Arc::new(LogCapture::new(DEFAULT_LOG_CAP));
     let stop = CancellationToken::new();
     let (port_tx, port_rx) = oneshot::channel();
     let (exit_tx, exit_rx) = watch::channel(false);
@@ -152,22 +191,25 @@ pub(super) async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -
     let memory_limit_mb = Arc::new(AtomicU64::new(memory_mb));
     let memory_killed = Arc::new(AtomicBool::new(false));
     tokio::spawn(watchdog::watch_memory(
-        pid,
+        watchdog::Target { pid, uid },
         memory_limit_mb.clone(),
         memory_killed.clone(),
         exit_rx.clone(),
         stop.clone(),
     ));
     let client = reqwest::Client::builder()
-        .no_proxy()
+        .unix_socket(socket.clone())
         .pool_idle_timeout(Duration::from_secs(60))
         .build()
         .map_err(|e| RuntimeError::Connection(e.to_string()))?;
     folder.0 = None;
-    let mut proc = RuntimeProcess {
+    let proc = RuntimeProcess {
         kind,
         pid,
-        addr: ([127, 0, 0, 1], 0).into(),
+        uid,
+        user: std::sync::Mutex::new(user),
+        socket,
+        secret,
         dir,
         client,
         logs,
@@ -179,64 +221,132 @@ pub(super) async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -
         terminated: AtomicBool::new(false),
     };
     let mut exited = exit_rx;
-    let port = tokio::select! {
+    tokio::select! {
         p = tokio::time::timeout(START_TIMEOUT, port_rx) => match p {
-            Ok(Ok(port)) => port,
+            Ok(Ok(_)) => {}
             Ok(Err(_)) => return Err(fail(proc, "stdout closed before the announcement").await),
             Err(_) => return Err(fail(proc, "timed out").await),
         },
         _ = super::wait_exit(&mut exited) => return Err(fail(proc, "process exited").await),
     };
-    proc.addr = ([127, 0, 0, 1], port).into();
-    tracing::debug!(pid, %kind, port, "runtime process listening");
+    tracing::debug!(pid, %kind, ?uid, "runtime process listening");
     Ok(proc)
 }
 
-struct FolderGuard(Option<PathBuf>);
+/// Claims a uid with no process left on it: whatever a crashed agent or a retired process left under it is
+/// killed first, and a uid whose processes have not yet been reaped (they still count against its task limit)
+/// is passed over for now.
+async fn claim_clean_user(base: u32, count: u32, lock_dir: &Path) -> Result<RuntimeUser, RuntimeError> {
+    for _ in 0..16 {
+        let user = identity::claim(base, count, lock_dir)?;
+        let uid = user.uid;
+        let clean = on_spawner(move || identity::reap(uid, None) && identity::pids_of(uid).is_empty()).await;
+        if clean {
+            return Ok(user);
+        }
+        tracing::debug!(uid, "runtime uid still has processes being reaped; taking another");
+    }
+    Err(RuntimeError::NoFreeUid { base, count })
+}
+
+/// The resource limits of one runtime process, set between fork and exec.
+#[derive(Clone, Copy)]
+struct Limits {
+    nofile: libc::rlim_t,
+    fsize: u64,
+    /// Processes and threads of the process's own uid (only when the uid is the process's alone).
+    nproc: Option<u64>,
+}
+
+impl Limits {
+    /// Raw setrlimit calls only (runs in the forked child).
+    fn apply(self) {
+        let set = |res, v: libc::rlim_t| {
+            let lim = libc::rlimit { rlim_cur: v, rlim_max: v };
+            // SAFETY: setrlimit with a valid struct.
+            unsafe { libc::setrlimit(res, &lim) };
+        };
+        set(libc::RLIMIT_NOFILE, self.nofile);
+        set(libc::RLIMIT_CORE, 0);
+        set(libc::RLIMIT_FSIZE, self.fsize as libc::rlim_t);
+        if let Some(n) = self.nproc {
+            set(libc::RLIMIT_NPROC, n as libc::rlim_t);
+        }
+    }
+}
+
+struct FolderGuard(Option<(PathBuf, PathBuf)>);
 
 impl Drop for FolderGuard {
     fn drop(&mut self) {
-        if let Some(dir) = self.0.take() {
+        if let Some((dir, socket)) = self.0.take() {
             let _ = std::fs::remove_dir_all(dir);
+            let _ = std::fs::remove_file(socket);
         }
+    }
+}
+
+/// Ends everything `user` started and removes the process's folder and socket. Runs on the spawner thread
+/// (its credential switch must not share a thread with anything else).
+pub(crate) fn clean_up(user: Option<RuntimeUser>, dir: PathBuf, socket: PathBuf) -> impl FnOnce() + Send + 'static {
+    move || {
+        if let Some(user) = &user {
+            identity::reap(user.uid, Some(&dir));
+        }
+        let _ = std::fs::remove_file(&socket);
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot remove runtime folder");
+            }
+        }
+        drop(user);
     }
 }
 
 type SpawnJob = Box<dyn FnOnce() + Send>;
 
-/// `PR_SET_PDEATHSIG` fires when the *thread* that forked the child ends, not the process. Tokio may retire the
-/// thread an async task ran on (blocking pool, `block_in_place`), so children are forked from one thread that
-/// lives as long as the agent.
-async fn spawn_on_stable_thread(mut cmd: tokio::process::Command) -> std::io::Result<tokio::process::Child> {
+/// The one long-lived thread that forks runtime processes and switches credentials to clean up after them.
+/// `PR_SET_PDEATHSIG` fires when the *thread* that forked the child ends, not the process, and tokio may retire
+/// the thread an async task ran on (blocking pool, `block_in_place`); and a per-thread credential switch must
+/// not share its thread with other work.
+fn spawner() -> Option<&'static std::sync::mpsc::Sender<SpawnJob>> {
     static SPAWNER: OnceLock<Option<std::sync::mpsc::Sender<SpawnJob>>> = OnceLock::new();
-    let sender = SPAWNER.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<SpawnJob>();
-        let started = std::thread::Builder::new()
-            .name("fogwhisk-spawner".into())
-            .spawn(move || {
-                for job in rx {
-                    job();
-                }
-            });
-        started.ok().map(|_| tx)
-    });
-    let handle = tokio::runtime::Handle::current();
-    let (tx, rx) = oneshot::channel();
-    let job: SpawnJob = Box::new(move || {
-        let _runtime = handle.enter();
-        let _ = tx.send(cmd.spawn());
-    });
-    match sender {
-        Some(sender) => {
-            if let Err(returned) = sender.send(job) {
-                // the spawner thread is gone; fork from here rather than fail
+    SPAWNER
+        .get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<SpawnJob>();
+            let started = std::thread::Builder::new()
+                .name("fogwhisk-spawner".into())
+                .spawn(move || {
+                    for job in rx {
+                        job();
+                    }
+                });
+            started.ok().map(|_| tx)
+        })
+        .as_ref()
+}
+
+/// Runs `job` on the spawner thread without waiting (for `Drop`).
+pub(crate) fn detach_on_spawner(job: impl FnOnce() + Send + 'static) {
+    match spawner() {
+        Some(tx) => {
+            if let Err(returned) = tx.send(Box::new(job)) {
                 (returned.0)();
             }
         }
         None => job(),
     }
-    rx.await
-        .unwrap_or_else(|_| Err(std::io::Error::other("runtime spawner thread stopped")))
+}
+
+/// Runs `job` on the spawner thread (inside this tokio runtime's context) and waits for its result.
+pub(crate) async fn on_spawner<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> T {
+    let handle = tokio::runtime::Handle::current();
+    let (tx, rx) = oneshot::channel();
+    detach_on_spawner(move || {
+        let _runtime = handle.enter();
+        let _ = tx.send(job());
+    });
+    rx.await.expect("the spawner thread runs every job it accepts")
 }
 
 /// Makes every descriptor above stderr close on exec, so nothing the agent (or a library in it) opened

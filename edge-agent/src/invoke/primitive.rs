@@ -119,7 +119,9 @@ impl AppState {
         match RuntimeKind::from_str(&action.exec.kind) {
             Ok(kind) => {
                 let spec = ActionSpec {
-                    key: format!("{}@{}#{}", r.fqn.doc_id(), action.version, action.updated),
+                    // Keyed by the caller too: a shared package's action invoked from B and from C runs in
+                    // processes of B and of C, never one process carrying module state and keys between them.
+                    key: format!("{caller}|{}@{}#{}", r.fqn.doc_id(), action.version, action.updated),
                     name: fqn.clone(),
                     kind,
                     code: action.exec.code.clone().unwrap_or_default(),

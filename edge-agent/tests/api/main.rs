@@ -5,4 +5,5 @@ mod helpers;
 mod lifecycle;
 mod push_trust;
 mod secrets;
+mod shared_packages;
 mod web_limits;

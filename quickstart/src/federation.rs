@@ -69,12 +69,23 @@ fn add_site(hub_bin: &Path, hub_data: &Path, site: &Site) -> anyhow::Result<Stri
 async fn start_site(o: &Options, edge_bin: &Path, hub: &str, token: &str, site: Site, http: &reqwest::Client) -> anyhow::Result<RunningSite> {
     let data = o.data.join("sites").join(site.id);
     let _ = std::fs::remove_file(data.join("wskprops"));
+    // The token goes to the agent as a file of its own (0600), not in its environment.
+    std::fs::create_dir_all(&data)?;
+    let token_file = o.data.join("sites").join(format!("{}.hub-token", site.id));
+    std::fs::write(&token_file, token)?;
+    std::fs::set_permissions(&token_file, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     let mut cmd = Command::new(edge_bin);
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{}", site.api_port), "--site", site.id, "--data"]).arg(&data);
+    if !fogwhisk_runtime::process::identity::can_isolate() {
+        // A laptop without root: the agent refuses to share its uid with action code unless told; the
+        // quickstart is one person's machine, so it says so and accepts it.
+        println!("    {}: action isolation OFF (not root): actions run under your own user", site.id);
+        cmd.env("FOGWHISK_EDGE_POOL__ALLOW_SHARED_UID", "true");
+    }
     for (k, v) in [
         ("FOGWHISK_EDGE_TIMEZONE", site.tz.to_string()),
         ("FOGWHISK_EDGE_HUB__URL", hub.to_string()),
-        ("FOGWHISK_EDGE_HUB__TOKEN", token.to_string()),
+        ("FOGWHISK_EDGE_HUB__TOKEN_FILE", token_file.display().to_string()),
         ("FOGWHISK_EDGE_HUB__RETRY_BASE_MS", "500".into()),
         ("FOGWHISK_EDGE_MQTT__EMBEDDED_BROKER", format!("127.0.0.1:{}", site.mqtt_port)),
         ("FOGWHISK_EDGE_LIMITS__FIRES_PER_MINUTE", "1000000".into()),

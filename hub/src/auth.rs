@@ -97,14 +97,16 @@ pub async fn authenticate_site(state: &AppState, headers: &HeaderMap, site: &str
         Ok::<_, crate::store::StoreError>((store.get_site(&site_id)?, store.site_for_token(&hash)?))
     })
     .await??;
-    let Some(record) = record else {
-        return Err(ApiError::NotFound(format!("unknown site {site:?}")));
-    };
-    if record.token_hash.as_bytes().ct_eq(hash_token(&token).as_bytes()).into() {
-        return Ok(record);
+    // A token of no site is 401 whether or not the site exists (no probing for site ids without a
+    // token); a token of another site is 403 without naming that site (existing or not: a site's
+    // token does not reveal which other sites exist).
+    if let Some(record) = record {
+        if record.token_hash.as_bytes().ct_eq(hash_token(&token).as_bytes()).into() {
+            return Ok(record);
+        }
     }
     match owner {
-        Some(other) => Err(ApiError::Forbidden(format!("this token belongs to site {other:?}, not {site:?}"))),
+        Some(_) => Err(ApiError::Forbidden(format!("this token is not valid for site {site:?}"))),
         None => Err(ApiError::Unauthorized("invalid site token".into())),
     }
 }

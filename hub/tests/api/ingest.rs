@@ -27,8 +27,17 @@ async fn site_tokens_only_write_as_themselves() {
     assert_eq!(r.status(), 403);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["code"], "forbidden");
-    assert!(body["error"].as_str().unwrap().contains("milano"));
-    assert_eq!(app.post_batch("napoli", &torino, &batch).await.status(), 404);
+    let msg = body["error"].as_str().unwrap();
+    assert!(msg.contains("torino") && !msg.contains("milano"), "the 403 must not name the token's real site: {msg}");
+    // An unknown site: a bad token gets the same 401 as for a known one (no probing for site ids),
+    // a token of another site the same 403 (it learns nothing about which sites exist).
+    let r = app.post_batch("napoli", "not-a-token", &batch).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid site token");
+    let r = app.post_batch("napoli", &torino, &batch).await;
+    assert_eq!(r.status(), 403);
+    let msg = r.json::<Value>().await.unwrap()["error"].as_str().unwrap().to_string();
+    assert!(!msg.contains("torino"), "{msg}");
     assert!(stored(&app, "torino").await.is_empty());
 
     let r = app.post_batch("torino", &torino, &batch).await;

@@ -43,11 +43,11 @@ async fn admin_api_registers_lists_and_removes_sites() {
     let db = std::fs::read(app.data.path().join("hub.redb")).unwrap();
     assert!(!db.windows(token.len()).any(|w| w == token.as_bytes()));
 
-    // Removal: the token stops working (the site is unknown now).
+    // Removal: the token stops working: the same 401 as any unknown token (an unknown site is not told apart).
     let r = app.client.delete(format!("{url}/torino")).bearer_auth(ADMIN).send().await.unwrap();
     assert_eq!(r.status(), 204);
     let r = app.post_batch("torino", &token, &json!({"records": []})).await;
-    assert_eq!(r.status(), 404);
+    assert_eq!(r.status(), 401);
     let r = app.client.delete(format!("{url}/torino")).bearer_auth(ADMIN).send().await.unwrap();
     assert_eq!(r.status(), 404);
     // Unknown routes answer in the same error shape.

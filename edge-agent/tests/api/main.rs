@@ -1,5 +1,6 @@
 //! Integration tests of the edge agent: one test binary, each module drives a real agent over HTTP.
 
+mod chart_caps;
 mod errors;
 mod helpers;
 mod lifecycle;

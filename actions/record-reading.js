@@ -11,6 +11,12 @@ const MAX_BODY_BYTES = 16 * 1024;
 const MAX_METRICS = 64;
 /** Latest accepted `ts`: the end of year 9999, in epoch seconds. */
 const MAX_TS_SECONDS = 253402300799;
+/** Latest accepted reading time ahead of the site's clock (sensor clocks drift; NTP is not exact). */
+const MAX_FUTURE_MS = 5 * 60 * 1000;
+/** Oldest accepted reading, in days before now: the agent's `telemetry.retention_days` default. */
+const DEFAULT_RETENTION_DAYS = 90;
+/** Topic of a sensor: `telemetry/<datacenter_id>/<device_fingerprint>` (its broker ACL binds it to the device). */
+const TOPIC = /^telemetry\/([0-9]+)\/([^/+#]+)$/;
 /** Metric names the hub accepts. */
 const METRIC_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 /** Fields of a message that are not metrics. */
@@ -27,8 +33,13 @@ function kindOf(v) {
 /**
  * Parses a sensor message into readings `{datacenter_id, device, metric, value, ts}` (ts in ms).
  * Throws MessageError with a clear message when the message is not acceptable.
+ *
+ * With `opts.topic`, the datacenter and device come from the topic (`telemetry/<dc>/<device>`) and a
+ * body naming others is refused: one device's MQTT credentials only publish on its own topic, so the
+ * topic, not the body, says who is speaking. `ts` must lie between `opts.retentionDays` (default 90)
+ * before `nowMs` and five minutes after it.
  */
-function parseMessage(body, nowMs) {
+function parseMessage(body, nowMs, opts = {}) {
   if (typeof body !== 'string') {
     throw new MessageError(`message body must be text, got ${kindOf(body)}`);
   }
@@ -67,6 +78,18 @@ function parseMessage(body, nowMs) {
   if (!Number.isInteger(dc) || dc < 0 || dc > 4294967295) {
     throw new MessageError(`datacenter_id must be an integer from 0 to 4294967295, got ${dc}`);
   }
+  if (opts.topic !== undefined) {
+    const m = typeof opts.topic === 'string' ? TOPIC.exec(opts.topic) : null;
+    if (!m) {
+      throw new MessageError(`topic ${JSON.stringify(opts.topic)} is not telemetry/<datacenter_id>/<device_fingerprint>`);
+    }
+    if (String(dc) !== m[1].replace(/^0+(?=\d)/, '')) {
+      throw new MessageError(`datacenter_id ${dc} disagrees with the topic's datacenter ${m[1]}`);
+    }
+    if (device !== m[2]) {
+      throw new MessageError(`device_fingerprint ${JSON.stringify(device)} disagrees with the topic's device ${JSON.stringify(m[2])}`);
+    }
+  }
   let ts = nowMs;
   if (msg.ts !== undefined) {
     if (typeof msg.ts !== 'number') {
@@ -76,6 +99,13 @@ function parseMessage(body, nowMs) {
       throw new MessageError(`ts must be epoch seconds from 0 to ${MAX_TS_SECONDS}, got ${msg.ts}`);
     }
     ts = Math.round(msg.ts * 1000);
+    const retentionDays = Number.isFinite(opts.retentionDays) && opts.retentionDays > 0 ? opts.retentionDays : DEFAULT_RETENTION_DAYS;
+    if (ts > nowMs + MAX_FUTURE_MS) {
+      throw new MessageError(`ts ${msg.ts} is ${Math.round((ts - nowMs) / 1000)} s ahead of the site's clock (at most ${MAX_FUTURE_MS / 1000} s)`);
+    }
+    if (ts < nowMs - retentionDays * 86400000) {
+      throw new MessageError(`ts ${msg.ts} is older than the telemetry retention (${retentionDays} days)`);
+    }
   }
   const readings = [];
   for (const [metric, value] of Object.entries(msg)) {
@@ -226,7 +256,7 @@ async function main(params) {
   }
   let parsed;
   try {
-    parsed = parseMessage(p.body, Date.now());
+    parsed = parseMessage(p.body, Date.now(), { topic: p.topic === undefined ? null : p.topic, retentionDays: Number(p.retention_days) });
   } catch (e) {
     if (e instanceof MessageError) {
       const where = typeof p.topic === 'string' ? ` (topic ${p.topic})` : '';
@@ -242,4 +272,4 @@ async function main(params) {
   }
 }
 
-module.exports = { main, parseMessage, callApi, writeReadings, MessageError, MAX_BODY_BYTES };
+module.exports = { main, parseMessage, callApi, writeReadings, MessageError, MAX_BODY_BYTES, MAX_FUTURE_MS };

@@ -32,8 +32,13 @@ before(async () => {
 });
 after(() => api.close());
 
-const msg = (o) => ({ type: 'message', topic: 'telemetry/7/9A3F21', body: typeof o === 'string' ? o : JSON.stringify(o) });
-const good = { device_fingerprint: '9A3F21', datacenter_id: 7, temperature: 21.4, humidity: 48.0, gas_perc: 12.5, ts: 1732350000 };
+// The topic a device publishes on; a message object goes to its own device's topic unless told otherwise.
+const topicOf = (o) => (typeof o === 'object' && o.datacenter_id !== undefined && typeof o.device_fingerprint === 'string'
+  ? `telemetry/${o.datacenter_id}/${o.device_fingerprint}` : 'telemetry/7/9A3F21');
+const msg = (o, topic = topicOf(o)) => ({ type: 'message', topic, body: typeof o === 'string' ? o : JSON.stringify(o) });
+// An hour ago, in whole epoch seconds: within the retention and not ahead of the clock.
+const TS = Math.floor(Date.now() / 1000) - 3600;
+const good = { device_fingerprint: '9A3F21', datacenter_id: 7, temperature: 21.4, humidity: 48.0, gas_perc: 12.5, ts: TS };
 
 test('a valid message writes one reading per metric with ts in milliseconds', async () => {
   const n = api.requests.length;
@@ -45,9 +50,9 @@ test('a valid message writes one reading per metric with ts in milliseconds', as
   assert.equal(req.headers.authorization, `Basic ${Buffer.from(KEY).toString('base64')}`);
   assert.deepEqual(req.body, {
     readings: [
-      { datacenter_id: 7, device: '9A3F21', metric: 'temperature', value: 21.4, ts: 1732350000000 },
-      { datacenter_id: 7, device: '9A3F21', metric: 'humidity', value: 48, ts: 1732350000000 },
-      { datacenter_id: 7, device: '9A3F21', metric: 'gas_perc', value: 12.5, ts: 1732350000000 },
+      { datacenter_id: 7, device: '9A3F21', metric: 'temperature', value: 21.4, ts: TS * 1000 },
+      { datacenter_id: 7, device: '9A3F21', metric: 'humidity', value: 48, ts: TS * 1000 },
+      { datacenter_id: 7, device: '9A3F21', metric: 'gas_perc', value: 12.5, ts: TS * 1000 },
     ],
   });
   const again = await main(msg(good));
@@ -95,6 +100,18 @@ const bad = [
   ['missing body', { type: 'message', topic: 't' }, /message body must be text, got undefined/],
   ['unknown payload type', { type: 'weird', body: '{}' }, /type must be "message" or "status"/],
   ['no payload type', { body: JSON.stringify(good) }, /type must be "message" or "status"/],
+  // One device's credentials publish only on its own topic: a body naming another device or datacenter is refused.
+  ['other device than the topic', msg({ ...good, device_fingerprint: 'FFFFFF' }, 'telemetry/7/9A3F21'), /device_fingerprint "FFFFFF" disagrees with the topic's device "9A3F21"/],
+  ['other datacenter than the topic', msg({ ...good, datacenter_id: 8 }, 'telemetry/7/9A3F21'), /datacenter_id 8 disagrees with the topic's datacenter 7/],
+  ['topic not telemetry/<dc>/<device>', msg(good, 'telemetry/7'), /topic "telemetry\/7" is not telemetry\/<datacenter_id>\/<device_fingerprint>/],
+  ['topic with a non-numeric datacenter', msg(good, 'telemetry/x/9A3F21'), /is not telemetry\/<datacenter_id>/],
+  ['no topic', { type: 'message', body: JSON.stringify(good) }, /topic null is not telemetry/],
+  // Reading times: not ahead of the site's clock by more than five minutes, not older than the retention.
+  ['ts an hour ahead', msg({ ...good, ts: Math.floor(Date.now() / 1000) + 3600 }), /ahead of the site's clock/],
+  ['ts in year 9999', msg({ ...good, ts: 253402300799 }), /ahead of the site's clock/],
+  ['ts of 1970', msg({ ...good, ts: 0 }), /older than the telemetry retention \(90 days\)/],
+  ['ts 91 days old', msg({ ...good, ts: Math.floor(Date.now() / 1000) - 91 * 86400 }), /older than the telemetry retention/],
+  ['ts older than a bound retention', { ...msg({ ...good, ts: Math.floor(Date.now() / 1000) - 8 * 86400 }), retention_days: 7 }, /older than the telemetry retention \(7 days\)/],
 ];
 
 for (const [name, params, pattern] of bad) {
@@ -110,10 +127,10 @@ for (const [name, params, pattern] of bad) {
 
 test('errors of the telemetry API are reported, not swallowed', async () => {
   nextAnswer = [400, { error: 'reading 0: invalid value: NaN is not a finite number', code: 'invalid_reading' }];
-  const out = await main(msg({ ...good, ts: 1732350001 }));
+  const out = await main(msg({ ...good, ts: TS + 1 }));
   assert.match(out.error, /telemetry API answered 400 .*reading 0: invalid value/);
   nextAnswer = [503, 'not json at all'];
-  assert.match((await main(msg({ ...good, ts: 1732350002 }))).error, /answered 503 .*not json at all/);
+  assert.match((await main(msg({ ...good, ts: TS + 2 }))).error, /answered 503 .*not json at all/);
 });
 
 test('an unreachable API is an application error', async () => {
@@ -136,8 +153,8 @@ test('an unreachable API is an application error', async () => {
 test('concurrent activations share one request and each gets its own outcome', async () => {
   const n = api.requests.length;
   const dev = (d, ts) => msg({ ...good, device_fingerprint: d, ts });
-  await main(dev('C0FFEE', 1732350100)); // stored before: its three readings come back as duplicates
-  const outs = await Promise.all([dev('C0FFEE', 1732350100), dev('BEEF01', 1732350100), dev('BEEF02', 1732350100)].map(main));
+  await main(dev('C0FFEE', TS + 100)); // stored before: its three readings come back as duplicates
+  const outs = await Promise.all([dev('C0FFEE', TS + 100), dev('BEEF01', TS + 100), dev('BEEF02', TS + 100)].map(main));
   assert.deepEqual(outs.map((o) => [o.device, o.written, o.duplicates]), [['C0FFEE', 0, 3], ['BEEF01', 3, 0], ['BEEF02', 3, 0]]);
   assert.equal(api.requests.length, n + 2, 'one request for the three concurrent activations');
   assert.equal(api.requests.at(-1).body.readings.length, 9);
@@ -146,7 +163,7 @@ test('concurrent activations share one request and each gets its own outcome', a
 test('a shared request that fails is retried one activation at a time', async () => {
   const n = api.requests.length;
   nextAnswer = [400, { error: 'reading 4 is invalid', code: 'x' }];
-  const outs = await Promise.all(['F00D01', 'F00D02'].map((d) => main(msg({ ...good, device_fingerprint: d, ts: 1732350200 }))));
+  const outs = await Promise.all(['F00D01', 'F00D02'].map((d) => main(msg({ ...good, device_fingerprint: d, ts: TS + 200 }))));
   assert.deepEqual(outs.map((o) => [o.device, o.written]), [['F00D01', 3], ['F00D02', 3]]);
   assert.equal(api.requests.length, n + 3, 'the shared request, then one per activation');
 });

@@ -5,8 +5,9 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use rand::distributions::Alphanumeric;
 use rand::Rng;
@@ -197,55 +198,85 @@ fn stamp(data: &Path) -> Stamp {
     Some((m.modified().ok()?, m.ino(), m.len()))
 }
 
-/// The live table the API authenticates against; reloads the file when another process changed it.
+/// How long a cache hit may trust the table before the file is looked at again (one `stat`).
+pub const RECHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// The live table the API authenticates against. It follows the namespaces file: a hit looks at the
+/// file's stamp (mtime, inode, size: one `stat`, no read) at most every [`RECHECK_EVERY`] and reloads it
+/// when it changed, so a namespace deleted or a key changed by the CLI stops working within that time;
+/// a miss looks at once (a namespace just created works on its first request).
 pub struct Identities {
     data: PathBuf,
     inner: RwLock<(Stamp, NamespaceMap)>,
+    born: Instant,
+    /// When the stamp was last looked at, in milliseconds since `born`.
+    checked_ms: AtomicU64,
 }
 
 impl Identities {
     /// Loads the data folder's namespaces.
     pub fn new(data: &Path) -> Result<Self, IdentityError> {
         let map = load(data)?;
-        Ok(Self { data: data.to_path_buf(), inner: RwLock::new((stamp(data), map)) })
+        Ok(Self {
+            data: data.to_path_buf(),
+            inner: RwLock::new((stamp(data), map)),
+            born: Instant::now(),
+            checked_ms: AtomicU64::new(0),
+        })
     }
 
     fn refresh(&self) {
-        let mtime = stamp(&self.data);
-        let stale = self.inner.read().map(|g| g.0 != mtime).unwrap_or(true);
+        let now = self.born.elapsed().as_millis() as u64;
+        self.checked_ms.store(now, Ordering::Relaxed);
+        let current = stamp(&self.data);
+        let stale = self.inner.read().map(|g| g.0 != current).unwrap_or(true);
         if stale {
             match load(&self.data) {
                 Ok(map) => {
                     if let Ok(mut g) = self.inner.write() {
-                        *g = (mtime, map);
+                        *g = (current, map);
                     }
                 }
+                // Keep the last good table (a half-edited file must not lock everyone out), but a file
+                // that is gone means no namespaces: load() returns an empty table for it.
                 Err(e) => tracing::warn!(error = %e, "cannot reload namespaces"),
             }
         }
     }
 
-    /// The namespace whose credentials these are.
-    pub fn authenticate(&self, uuid: &str, key: &str) -> Option<String> {
-        let find = |map: &NamespaceMap| {
-            map.iter()
-                .find(|(_, c)| c.uuid == uuid && bool::from(c.key.as_bytes().ct_eq(key.as_bytes())))
-                .map(|(n, _)| n.clone())
-        };
-        if let Some(ns) = self.inner.read().ok().and_then(|g| find(&g.1)) {
-            return Some(ns);
+    /// Looks at the file when the last look is older than [`RECHECK_EVERY`] (one thread does it).
+    fn refresh_if_due(&self) {
+        let now = self.born.elapsed().as_millis() as u64;
+        let last = self.checked_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < RECHECK_EVERY.as_millis() as u64 {
+            return;
+        }
+        if self.checked_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            self.refresh();
+        }
+    }
+
+    fn lookup<T>(&self, find: impl Fn(&NamespaceMap) -> Option<T>) -> Option<T> {
+        self.refresh_if_due();
+        if let Some(found) = self.inner.read().ok().and_then(|g| find(&g.1)) {
+            return Some(found);
         }
         self.refresh();
         self.inner.read().ok().and_then(|g| find(&g.1))
     }
 
+    /// The namespace whose credentials these are.
+    pub fn authenticate(&self, uuid: &str, key: &str) -> Option<String> {
+        self.lookup(|map| {
+            map.iter()
+                .find(|(_, c)| c.uuid == uuid && bool::from(c.key.as_bytes().ct_eq(key.as_bytes())))
+                .map(|(n, _)| n.clone())
+        })
+    }
+
     /// The credentials of a namespace (to fire triggers or run feeds as their owner).
     pub fn credentials(&self, namespace: &str) -> Option<Credentials> {
-        let found = self.inner.read().ok().and_then(|g| g.1.get(namespace).cloned());
-        found.or_else(|| {
-            self.refresh();
-            self.inner.read().ok().and_then(|g| g.1.get(namespace).cloned())
-        })
+        self.lookup(|map| map.get(namespace).cloned())
     }
 }
 
@@ -270,5 +301,23 @@ mod tests {
         let mode = fs::metadata(file_of(dir.path())).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(format!("{c:?}").contains("***") && !format!("{c:?}").contains(&c.key));
+    }
+
+    #[test]
+    fn a_cache_hit_follows_a_delete_and_a_key_change_within_the_recheck_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        ensure_builtin(dir.path(), None, None).unwrap();
+        let ids = Identities::new(dir.path()).unwrap();
+        let c = create(dir.path(), "acme", None).unwrap();
+        assert_eq!(ids.authenticate(&c.uuid, &c.key).as_deref(), Some("acme"));
+        delete(dir.path(), "acme").unwrap();
+        std::thread::sleep(RECHECK_EVERY + Duration::from_millis(20));
+        assert_eq!(ids.authenticate(&c.uuid, &c.key), None, "a deleted namespace's key stops working");
+        assert!(ids.credentials("acme").is_none());
+        let new = Credentials { uuid: c.uuid.clone(), key: "another-secret-key".into() };
+        create(dir.path(), "acme", Some(new.clone())).unwrap();
+        assert_eq!(ids.authenticate(&new.uuid, &new.key).as_deref(), Some("acme"), "a miss reloads at once");
+        // Same uuid, new key: the old key is refused at once (a miss), the new one works.
+        assert_eq!(ids.authenticate(&c.uuid, &c.key), None);
     }
 }

@@ -5,6 +5,7 @@ mod errors;
 mod helpers;
 mod lifecycle;
 mod push_trust;
+mod revocation;
 mod secrets;
 mod shared_packages;
 mod web_limits;

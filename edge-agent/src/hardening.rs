@@ -5,12 +5,16 @@
 //!   read `/proc/<agent>/environ`, `/proc/<agent>/mem`, its file descriptors or its core dump; `/proc/<agent>/*`
 //!   becomes owned by root. Runtime processes exec a new program, so the setting does not pass on to them.
 //! - [`isolation_capability`] reads what the mechanism of the runtime pool needs to switch a runtime process to
-//!   a uid of its own: euid 0, or `CAP_SETUID` and `CAP_SETGID` in the effective set.
+//!   a uid of its own: euid 0 with `CAP_SETUID`, `CAP_SETGID`, `CAP_CHOWN` and `CAP_KILL` effective.
 //! - [`check_isolation`] turns that into the start decision: isolated, or shared uid only when
 //!   `pool.allow_shared_uid` accepts it (the single-tenant laptop case), otherwise a refusal naming the setting.
 
 use crate::config::Settings;
 
+/// Bit of `CAP_CHOWN` in `/proc/self/status` `CapEff`.
+pub const CAP_CHOWN: u32 = 0;
+/// Bit of `CAP_KILL` in `/proc/self/status` `CapEff`.
+pub const CAP_KILL: u32 = 5;
 /// Bit of `CAP_SETGID` in `/proc/self/status` `CapEff`.
 pub const CAP_SETGID: u32 = 6;
 /// Bit of `CAP_SETUID` in `/proc/self/status` `CapEff`.
@@ -41,7 +45,7 @@ pub fn is_dumpable() -> bool {
 pub enum Capability {
     /// Effective uid 0.
     Root,
-    /// Not root, but `CAP_SETUID` and `CAP_SETGID` are effective (the Helm chart's container).
+    /// uid 0 with a reduced set that still has what the pool needs (the Helm chart's container).
     SetUidCapabilities,
     /// Neither: runtime processes can only run under the agent's own uid.
     None,
@@ -69,19 +73,24 @@ pub fn effective_caps(status: &str) -> Option<u64> {
     u64::from_str_radix(line.trim(), 16).ok()
 }
 
-/// Decides from an effective uid and a `CapEff` mask (pure, for tests).
+/// Decides from an effective uid and a `CapEff` mask (pure, for tests). The same rule as the runtime pool's
+/// own (`fogwhisk_runtime::process::identity::can_isolate`): euid 0 with CAP_SETUID, CAP_SETGID, CAP_CHOWN and
+/// CAP_KILL effective, since the pool switches per thread to a runtime uid and back through the saved uid 0.
 pub fn capability_from(euid: u32, cap_eff: Option<u64>) -> Capability {
-    if euid == 0 {
-        return Capability::Root;
-    }
-    let needed = (1u64 << CAP_SETUID) | (1u64 << CAP_SETGID);
+    let needed = (1u64 << CAP_SETUID) | (1u64 << CAP_SETGID) | (1u64 << CAP_CHOWN) | (1u64 << CAP_KILL);
     match cap_eff {
-        Some(m) if m & needed == needed => Capability::SetUidCapabilities,
+        Some(m) if euid == 0 && m & needed == needed => {
+            if m == (1u64 << 41) - 1 || m.count_ones() > 30 {
+                Capability::Root
+            } else {
+                Capability::SetUidCapabilities
+            }
+        }
         _ => Capability::None,
     }
 }
 
-/// What this process can do: euid 0, or `CAP_SETUID`+`CAP_SETGID` effective (from `/proc/self/status`).
+/// What this process can do (from `/proc/self/status`), by [`capability_from`]'s rule.
 pub fn isolation_capability() -> Capability {
     // SAFETY: geteuid has no arguments and cannot fail.
     let euid = unsafe { libc::geteuid() };
@@ -92,11 +101,11 @@ pub fn isolation_capability() -> Capability {
 /// The refusal when the agent cannot isolate and the setting does not accept it.
 pub fn refusal_message() -> String {
     format!(
-        "cannot isolate action code: runtime processes would run under the agent's own uid (not root, and \
-         CAP_SETUID/CAP_SETGID are not effective), so one namespace's actions could read the agent's secrets \
-         and reach other namespaces' processes. Run as root or with CAP_SETUID and CAP_SETGID (the Helm chart \
-         does), or accept a shared uid for a single-tenant machine with pool.allow_shared_uid = true \
-         ({ALLOW_SHARED_UID_ENV})"
+        "cannot isolate action code: runtime processes would run under the agent's own uid (not uid 0 with \
+         CAP_SETUID, CAP_SETGID, CAP_CHOWN and CAP_KILL), so one namespace's actions could read the agent's \
+         secrets and reach other namespaces' processes. Run as root, or as uid 0 with at least those \
+         capabilities (the Helm chart does), or accept a shared uid for a single-tenant machine with \
+         pool.allow_shared_uid = true ({ALLOW_SHARED_UID_ENV})"
     )
 }
 
@@ -107,7 +116,7 @@ pub fn describe(mode: IsolationMode) -> &'static str {
             "action isolation: on (running as root: each runtime process gets a uid of its own)"
         }
         IsolationMode::Isolated(_) => {
-            "action isolation: on (CAP_SETUID/CAP_SETGID: each runtime process gets a uid of its own)"
+            "action isolation: on (uid 0 with SETUID, SETGID, CHOWN, KILL: each runtime process gets a uid of its own)"
         }
         IsolationMode::SharedUid => {
             "action isolation: OFF, runtime processes share the agent's uid (pool.allow_shared_uid = true): \
@@ -139,14 +148,15 @@ mod tests {
     fn capabilities_from_status() {
         let status = "Name:\tx\nCapInh:\t0000000000000000\nCapEff:\t00000000000000c0\n";
         assert_eq!(effective_caps(status), Some(0xc0));
-        assert_eq!(capability_from(1000, Some(0xc0)), Capability::SetUidCapabilities);
-        assert_eq!(capability_from(1000, Some(0x80)), Capability::None, "CAP_SETUID alone is not enough");
-        assert_eq!(capability_from(1000, Some(0x40)), Capability::None, "CAP_SETGID alone is not enough");
+        assert_eq!(capability_from(1000, Some(0xc0)), Capability::None, "not uid 0");
+        assert_eq!(capability_from(0, Some(0xc0)), Capability::None, "CAP_CHOWN and CAP_KILL missing");
+        assert_eq!(capability_from(0, Some(0x80)), Capability::None, "CAP_SETUID alone is not enough");
         assert_eq!(capability_from(1000, None), Capability::None);
-        assert_eq!(capability_from(0, Some(0)), Capability::Root);
+        assert_eq!(capability_from(0, Some(0)), Capability::None, "root without capabilities");
+        assert_eq!(capability_from(0, Some(0x1ff_ffff_ffff)), Capability::Root);
         // The chart's set: CHOWN(0) FOWNER(3) KILL(5) SETGID(6) SETUID(7).
-        assert_eq!(capability_from(0, Some(0xe9)), Capability::Root);
-        assert_eq!(capability_from(10001, Some(0xe9)), Capability::SetUidCapabilities);
+        assert_eq!(capability_from(0, Some(0xe9)), Capability::SetUidCapabilities);
+        assert_eq!(capability_from(10001, Some(0xe9)), Capability::None, "the pool switches back through uid 0");
     }
 
     #[test]

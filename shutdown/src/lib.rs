@@ -1,4 +1,8 @@
-//! The stop signal of the agent, the hub and the quickstart: ctrl-c (SIGINT) or SIGTERM.
+//! The stop signal of the agent, the hub and the quickstart: ctrl-c (SIGINT) or SIGTERM; and
+//! [`supervise`], which keeps a long-lived task running until that signal.
+
+mod supervise;
+pub use supervise::{supervise, Failure, Restart};
 
 use std::future::Future;
 

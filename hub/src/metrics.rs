@@ -34,6 +34,13 @@ pub struct OutcomeLabel {
     pub outcome: String,
 }
 
+/// Label: a supervised long-lived task.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskLabel {
+    /// Task name, e.g. `influx writer`.
+    pub task: String,
+}
+
 /// Every metric the hub exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -56,6 +63,8 @@ pub struct Metrics {
     pub influx_dropped: Counter,
     /// Chart uploads by outcome.
     pub chart_uploads: Family<OutcomeLabel, Counter>,
+    /// Restarts of supervised tasks after an error or a panic (`fogwhisk_hub_task_restarts_total`).
+    pub task_restarts: Family<TaskLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -71,6 +80,7 @@ impl Default for Metrics {
             influx_failures: Counter::default(),
             influx_dropped: Counter::default(),
             chart_uploads: Family::default(),
+            task_restarts: Family::default(),
             registry: Registry::default(),
         };
         registry.register("ingest_batches", "Accepted aggregate batches", m.ingest_batches.clone());
@@ -86,6 +96,11 @@ impl Default for Metrics {
         registry.register("influx_write_failures", "Failed InfluxDB write attempts", m.influx_failures.clone());
         registry.register("influx_dropped_lines", "Lines InfluxDB refused as invalid", m.influx_dropped.clone());
         registry.register("chart_uploads", "Chart uploads by outcome", m.chart_uploads.clone());
+        registry.register(
+            "task_restarts",
+            "Restarts of a supervised task after it failed (error or panic)",
+            m.task_restarts.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -94,6 +109,11 @@ impl Metrics {
     /// Counts a rejection.
     pub fn reject(&self, reason: &str, n: u64) {
         self.rejected.get_or_create(&ReasonLabel { reason: reason.to_string() }).inc_by(n);
+    }
+
+    /// Counts a restart of a supervised task.
+    pub fn task_restarted(&self, task: &str) {
+        self.task_restarts.get_or_create(&TaskLabel { task: task.to_string() }).inc();
     }
 
     /// Sets queue depth and lag from the store's queue status.

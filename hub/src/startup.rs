@@ -1,5 +1,7 @@
 //! `Application::build` binds the listener and opens the store; `run_until_stopped` serves until shutdown,
-//! then stops the InfluxDB writer and waits for it.
+//! then stops the InfluxDB writer and waits for it. The writer runs supervised: when it fails (a store
+//! error, a panic) it is logged, counted in `fogwhisk_hub_task_restarts_total{task="influx writer"}` and
+//! restarted with the `influx.retry_min_ms`..`retry_max_ms` backoff; the queue it left stays in the store.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,11 +14,16 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use fogwhisk_shutdown::{supervise, Restart};
+
 use crate::config::Settings;
 use crate::influx::{build_sink, run_writer, Writer, WriterConfig};
 use crate::metrics::Metrics;
 use crate::state::{resolve_admin_token, AppState};
 use crate::store::Store;
+
+/// The InfluxDB writer's name in logs and in `fogwhisk_hub_task_restarts_total{task=...}`.
+pub const WRITER_TASK: &str = "influx writer";
 
 /// The whole router.
 pub fn router(state: AppState) -> Router {
@@ -90,14 +97,27 @@ impl Application {
         let Application { listener, state, shutdown: token } = self;
         let limit = Duration::from_secs(state.settings.shutdown_timeout_secs);
         let writer = build_sink(&state.settings.influx).map(|sink| {
-            let w = Writer {
-                store: state.store.clone(),
-                sink,
-                config: WriterConfig::from_settings(&state.settings.influx),
-                metrics: state.metrics.clone(),
-                notify: state.queue_notify.clone(),
-            };
-            tokio::spawn(run_writer(w, token.child_token()))
+            let (store, metrics, notify) = (state.store.clone(), state.metrics.clone(), state.queue_notify.clone());
+            let config = WriterConfig::from_settings(&state.settings.influx);
+            let policy = Restart { min: config.retry_min, max: config.retry_max.max(config.retry_min) };
+            let stop = token.child_token();
+            tokio::spawn(async move {
+                let on_restart = {
+                    let metrics = metrics.clone();
+                    move |_: &fogwhisk_shutdown::Failure| metrics.task_restarted(WRITER_TASK)
+                };
+                supervise(WRITER_TASK, policy, stop.clone(), on_restart, move || {
+                    let w = Writer {
+                        store: store.clone(),
+                        sink: sink.clone(),
+                        config: config.clone(),
+                        metrics: metrics.clone(),
+                        notify: notify.clone(),
+                    };
+                    run_writer(w, stop.clone())
+                })
+                .await
+            })
         });
         let watcher = {
             let token = token.clone();
@@ -130,7 +150,7 @@ impl Application {
         if let Some(handle) = writer {
             match tokio::time::timeout(limit, handle).await {
                 Ok(r) => {
-                    r??;
+                    r?;
                 }
                 Err(_) => tracing::warn!("InfluxDB writer did not stop within {limit:?}"),
             }

@@ -10,3 +10,4 @@ mod ingest;
 mod operations;
 mod query;
 mod sites;
+mod supervised;

@@ -39,6 +39,22 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     /// The MQTT broker started in-process when the site has no Mosquitto (first run).
     pub mqtt: MqttSettings,
+    /// Who may report to the hub.
+    pub federation: FederationSettings,
+}
+
+/// Who may call `/whisk.system/federation/push`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationSettings {
+    /// Namespaces allowed to push aggregates; default the one the site manifest deploys into.
+    pub push_namespaces: Vec<String>,
+}
+
+impl Default for FederationSettings {
+    fn default() -> Self {
+        Self { push_namespaces: vec!["guest".to_string()] }
+    }
 }
 
 /// The embedded MQTT broker (rumqttd).
@@ -217,6 +233,7 @@ impl Default for Settings {
             hub: HubSettings { url: None, token: None, token_file: None, batch_size: 100, retry_base_ms: 1000 },
             telemetry: TelemetrySettings::default(),
             mqtt: MqttSettings::default(),
+            federation: FederationSettings::default(),
         }
     }
 }

@@ -28,9 +28,7 @@ type Answer = Result<Value, (RunStatus, String)>;
 /// namespace — including `whisk.system` — is refused with 403: a push replaces the site's records at
 /// the hub, so only the site's own pipeline may do it.
 ///
-/// TODO(settings): replace with `Settings.federation.push_namespaces` (a `Vec<String>`, default
-/// `["guest"]`) once the setting exists; [`AppState::push_namespaces`] is the one place that reads it.
-pub const DEFAULT_PUSH_NAMESPACES: &[&str] = &["guest"];
+/// The setting is `federation.push_namespaces` (default `["guest"]`); [`AppState::push_namespaces`] reads it.
 
 /// A refusal of `federation/push`, in the activation result as OpenWhisk's `{error, code}` with an
 /// HTTP-like numeric code: 403 (namespace not allowed) or 400 (the records are not valid aggregates).
@@ -108,9 +106,9 @@ impl AppState {
         .map_err(feed_error)
     }
 
-    /// The namespaces that may push (see [`DEFAULT_PUSH_NAMESPACES`]).
+    /// The namespaces that may push (`federation.push_namespaces`).
     pub(crate) fn push_namespaces(&self) -> Vec<String> {
-        DEFAULT_PUSH_NAMESPACES.iter().map(|s| s.to_string()).collect()
+        self.settings.federation.push_namespaces.clone()
     }
 
     async fn push(self: &Arc<Self>, caller: &str, mut args: Map<String, Value>) -> Result<Value, (RunStatus, Value)> {

@@ -71,8 +71,44 @@ pub fn spawn_delivery(store: SiteStore, target: HubTarget, stop: CancellationTok
 }
 
 /// Starts the delivery task; it ends when `stop` is cancelled (records not yet acknowledged stay queued).
+/// It never ends on its own: when its HTTP client cannot be built it retries with backoff, and when the
+/// loop panics the panic is caught, logged, counted as a delivery failure (`/metrics`, `last_error`) and
+/// the loop started again after a backoff.
 pub fn spawn_delivery_with(store: SiteStore, target: HubTarget, config: DeliveryConfig, stop: CancellationToken) -> JoinHandle<()> {
-    tokio::spawn(run(store, target, config, stop))
+    let (s, c, st) = (store.clone(), config.clone(), stop.clone());
+    tokio::spawn(restarting(store, config, stop, move || run(s.clone(), target.clone(), c.clone(), st.clone())))
+}
+
+/// Runs `start()` as its own task until it returns (stopped); a panic is caught from its `JoinHandle`,
+/// counted as a delivery failure and the task started again after the delivery backoff.
+async fn restarting<F, Fut>(store: SiteStore, config: DeliveryConfig, stop: CancellationToken, mut start: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut attempt: u32 = 0;
+    loop {
+        match tokio::spawn(start()).await {
+            Ok(()) => return, // stopped
+            Err(e) if e.is_panic() => {
+                attempt += 1;
+                let message = format!("outbox delivery panicked: {}", panic_message(e.into_panic()));
+                record_failure(&store, &message);
+                tracing::error!(error = %message, attempt, "outbox delivery restarting");
+                if sleep_or_stop(backoff(&config, attempt), &stop).await {
+                    return;
+                }
+            }
+            Err(_) => return, // aborted: the runtime is shutting down
+        }
+    }
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    match p.downcast::<String>() {
+        Ok(s) => *s,
+        Err(p) => p.downcast_ref::<&str>().map_or_else(|| "(no message)".to_string(), |s| s.to_string()),
+    }
 }
 
 /// Exponential backoff with jitter: a random delay in `[d/2, d]`, `d = min(max, base * 2^(attempt-1))`.
@@ -83,11 +119,20 @@ pub fn backoff(config: &DeliveryConfig, attempt: u32) -> Duration {
 }
 
 async fn run(store: SiteStore, target: HubTarget, config: DeliveryConfig, stop: CancellationToken) {
-    let client = match reqwest::Client::builder().timeout(config.request_timeout).build() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "outbox delivery cannot start: no HTTP client");
-            return;
+    // Without a client nothing can be delivered, but the agent runs on: retry with backoff, counted.
+    let mut tries: u32 = 0;
+    let client = loop {
+        match reqwest::Client::builder().timeout(config.request_timeout).build() {
+            Ok(c) => break c,
+            Err(e) => {
+                tries += 1;
+                let message = format!("outbox delivery has no HTTP client: {e}");
+                record_failure(&store, &message);
+                tracing::error!(error = %message, tries, "outbox delivery cannot start; will retry");
+                if sleep_or_stop(backoff(&config, tries), &stop).await {
+                    return;
+                }
+            }
         }
     };
     let endpoint = format!("{}/api/v1/sites/{}/aggregates", target.url.trim_end_matches('/'), target.site_id);
@@ -275,4 +320,38 @@ async fn post(client: &reqwest::Client, endpoint: &str, token: &SecretString, ba
         s if s.is_server_error() => Failure::Transient { message, retry_after },
         _ => Failure::Permanent(message),
     })
+}
+
+#[cfg(test)]
+mod supervision_tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_panicking_delivery_loop_is_counted_and_started_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SiteStore::open(dir.path()).unwrap();
+        let config = DeliveryConfig { base_delay: Duration::from_millis(5), max_delay: Duration::from_millis(20), ..Default::default() };
+        let runs = Arc::new(AtomicU32::new(0));
+        let r = runs.clone();
+        let stop = CancellationToken::new();
+        let done = tokio::time::timeout(
+            Duration::from_secs(5),
+            restarting(store.clone(), config, stop, move || {
+                let r = r.clone();
+                async move {
+                    if r.fetch_add(1, Ordering::SeqCst) < 2 {
+                        panic!("client gone");
+                    }
+                }
+            }),
+        )
+        .await;
+        assert!(done.is_ok(), "the third run ends normally");
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+        let stats = store.outbox_stats().unwrap();
+        assert_eq!(stats.failures, 2);
+        assert_eq!(stats.last_error.as_deref(), Some("outbox delivery panicked: client gone"));
+    }
 }

@@ -66,7 +66,7 @@ pub(super) async fn watch_memory(
         let limit = limit_mb.load(Ordering::Relaxed) * 1024 * 1024;
         n = n.wrapping_add(1);
         let rss = match target.uid {
-            Some(uid) if n % GROUP_EVERY == 0 => Some(rss_of_user(uid)),
+            Some(uid) if n.is_multiple_of(GROUP_EVERY) => Some(rss_of_user(uid)),
             _ => rss_bytes(pid),
         };
         if let Some(rss) = rss {

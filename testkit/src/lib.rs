@@ -1,4 +1,7 @@
-//! What the test suites of every Fogwhisk crate share: free loopback ports for the real peers they start.
+//! What the test suites of every Fogwhisk crate share: free loopback ports for the real peers they start, and
+//! the real hub binary ([`hub`]).
+
+pub mod hub;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;

@@ -3,67 +3,18 @@
 //! set aside with the hub's reason, and the records behind it arrive; the operator re-queues or drops
 //! it. Also: records the shared rules refuse never enter the outbox.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use fogwhisk_site::outbox::spawn_delivery_with;
 use fogwhisk_site::{DeliveryConfig, HubTarget, SiteError, SiteStore};
 use fogwhisk_wire::hub::AggregateList;
 use fogwhisk_wire::AggregateRecord;
+use fogwhisk_testkit::hub::Hub;
 use tokio_util::sync::CancellationToken;
 
-fn hub_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("FOGWHISK_HUB_BIN") {
-        return p.into();
-    }
-    let target =
-        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    let bin = target.join("debug/fogwhisk-hub");
-    assert!(bin.exists(), "{} is missing: run `cargo build -p fogwhisk-hub` first", bin.display());
-    bin
-}
-
-struct Hub {
-    child: Child,
-    url: String,
-}
-
-impl Hub {
-    fn start(data: &Path) -> Hub {
-        let mut child = Command::new(hub_bin())
-            .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--influx-backend", "none"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("hub exited before listening").unwrap();
-            if let Some(u) = line.strip_prefix("listening on ") {
-                break u.trim().to_string();
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        Hub { child, url }
-    }
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn add_site(data: &Path) -> String {
-    let out =
-        Command::new(hub_bin()).args(["--data", data.to_str().unwrap(), "sites", "add", "site-a", "--tz", "Europe/Rome"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.lines().find_map(|l| l.strip_prefix("token: ")).expect("token line").trim().to_string()
+    fogwhisk_testkit::hub::add_site(data, "site-a", "Europe/Rome")
 }
 
 async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
@@ -120,7 +71,7 @@ fn records_the_shared_rules_refuse_never_enter_the_outbox() {
 async fn a_refused_record_is_set_aside_and_the_rest_arrive() {
     let hub_dir = tempfile::tempdir().unwrap();
     let token = add_site(hub_dir.path());
-    let hub = Hub::start(hub_dir.path());
+    let hub = Hub::start(hub_dir.path(), "127.0.0.1:0");
     let site_dir = tempfile::tempdir().unwrap();
     let store = SiteStore::open(site_dir.path()).unwrap();
     // Valid by the shared rules, but the hub knows site-a is in Europe/Rome: records 1 and 3 are refused.

@@ -3,9 +3,7 @@
 //! killed with SIGKILL during delivery and restarted; every record arrives, the hub counts none twice.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{NaiveDate, TimeZone};
@@ -14,63 +12,11 @@ use fogwhisk_site::outbox::spawn_delivery_with;
 use fogwhisk_site::{DeliveryConfig, HubTarget, Reading, SiteStore};
 use fogwhisk_wire::hub::AggregateList;
 use fogwhisk_wire::AggregateRecord;
+use fogwhisk_testkit::hub::Hub;
 use tokio_util::sync::CancellationToken;
 
-fn hub_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("FOGWHISK_HUB_BIN") {
-        return p.into();
-    }
-    let target =
-        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    let bin = target.join("debug/fogwhisk-hub");
-    assert!(bin.exists(), "{} is missing: run `cargo build -p fogwhisk-hub` first", bin.display());
-    bin
-}
-
-/// A running hub process, killed on drop.
-struct Hub {
-    child: Child,
-    url: String,
-}
-
-impl Hub {
-    fn start(data: &Path, listen: &str) -> Hub {
-        let mut child = Command::new(hub_bin())
-            .args(["--data", data.to_str().unwrap(), "serve", "--listen", listen, "--influx-backend", "none"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("hub exited before listening").unwrap();
-            if let Some(u) = line.strip_prefix("listening on ") {
-                break u.trim().to_string();
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        Hub { child, url }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 fn add_site(data: &Path) -> String {
-    let out =
-        Command::new(hub_bin()).args(["--data", data.to_str().unwrap(), "sites", "add", "site-a", "--tz", "Europe/Rome"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.lines().find_map(|l| l.strip_prefix("token: ")).expect("token line").trim().to_string()
+    fogwhisk_testkit::hub::add_site(data, "site-a", "Europe/Rome")
 }
 
 async fn ingested(url: &str) -> u64 {

@@ -3,64 +3,18 @@
 //! it through `/whisk.system/federation/push` and gets 403, an invalid record gets 400 with the reason,
 //! and the hub's aggregate stays as the site computed it.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use fogwhisk_testkit::hub::Hub;
+
 use crate::helpers::{bin, Agent};
 
-fn hub_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("FOGWHISK_HUB_BIN") {
-        return p.into();
-    }
-    let target =
-        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let bin = target.join("debug/fogwhisk-hub");
-    assert!(bin.exists(), "{} is missing: run `cargo build -p fogwhisk-hub` first", bin.display());
-    bin
-}
-
-struct Hub {
-    child: Child,
-    url: String,
-}
-
-impl Hub {
-    fn start(data: &Path) -> Hub {
-        let mut child = Command::new(hub_bin())
-            .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--influx-backend", "none"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("hub exited before listening").unwrap();
-            if let Some(u) = line.strip_prefix("listening on ") {
-                break u.trim().to_string();
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        Hub { child, url }
-    }
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn add_site(data: &Path) -> String {
-    let out = Command::new(hub_bin()).args(["--data", data.to_str().unwrap(), "sites", "add", "torino", "--tz", "UTC"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.lines().find_map(|l| l.strip_prefix("token: ")).expect("token line").trim().to_string()
+    fogwhisk_testkit::hub::add_site(data, "torino", "UTC")
 }
 
 fn record(day: &str, count: u64, min: f64, max: f64, mean: f64) -> Value {
@@ -95,7 +49,7 @@ async fn outbox_depth(a: &Agent) -> f64 {
 async fn only_the_site_namespace_pushes_and_invalid_records_are_refused_with_the_reason() {
     let hub_dir = tempfile::tempdir().unwrap();
     let token = add_site(hub_dir.path());
-    let hub = Hub::start(hub_dir.path());
+    let hub = Hub::start(hub_dir.path(), "127.0.0.1:0");
     let env = [
         ("FOGWHISK_EDGE_SITE_ID", "torino"),
         ("FOGWHISK_EDGE_HUB__URL", hub.url.as_str()),

@@ -1,7 +1,14 @@
-//! What the test suites of every Fogwhisk crate share: free loopback ports for the real peers they start, and
-//! the real hub binary ([`hub`]).
+//! What the test suites of every Fogwhisk crate share: free loopback ports, the real peers they start
+//! ([`mosquitto`], [`influx`], the hub binary in [`hub`]) and the one waiting policy ([`wait`]).
 
 pub mod hub;
+pub mod influx;
+pub mod mosquitto;
+pub mod wait;
+
+pub use influx::{Influxd, Victoria};
+pub use mosquitto::Mosquitto;
+pub use wait::{eventually, until};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;

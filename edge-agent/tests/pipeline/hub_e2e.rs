@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::Agent;
 use crate::mqtt::{site_agent, stored, wait_for};
-use crate::peers::{self, free_port, message, publish, publisher};
+use crate::peers::{self, free_port, message, publish, publisher, Influxd, Mosquitto};
 
 type Key = (u32, String, NaiveDate);
 
@@ -40,13 +40,14 @@ async fn influx(http: &reqwest::Client, url: &str, q: &str) -> Value {
 #[tokio::test]
 async fn aggregates_reach_influxdb_exactly_once_through_a_hub_outage() {
     let dir = tempfile::tempdir().unwrap();
-    let (_influx, influx_url) = peers::influxd(dir.path());
+    let influxd = Influxd::start();
+    let influx_url = influxd.url();
     let hub_data = dir.path().join("hub");
     let token = peers::hub_add_site(&hub_data, "torino", "Europe/Rome");
     let hub_port = free_port();
     let hub = peers::hub(&hub_data, hub_port, &influx_url);
-    let mqtt_port = free_port();
-    let _broker = peers::mosquitto(dir.path(), mqtt_port);
+    let broker = Mosquitto::start();
+    let mqtt_port = broker.port;
     let hub_url = format!("http://127.0.0.1:{hub_port}");
     let env = [
         ("FOGWHISK_EDGE_TIMEZONE", "Europe/Rome"),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::helpers::{bin, Agent};
-use crate::peers::{self, free_port, message, publish, publisher};
+use crate::peers::{message, publish, publisher, Mosquitto};
 
 const LIMITS: [(&str, &str); 3] = [
     ("FOGWHISK_EDGE_LIMITS__FIRES_PER_MINUTE", "100000"),
@@ -43,20 +43,19 @@ pub async fn stored(a: &Agent, metric: &str, from: &str, to: &str, tz: &str) -> 
     b["records"].as_array().unwrap().iter().filter(|r| r["metric"] == metric).map(|r| r["count"].as_u64().unwrap()).sum()
 }
 
-/// Polls until `f` returns `want` or the time runs out; returns the last value.
+/// Polls `f` (with `fogwhisk_testkit::eventually`) until it returns `want` or `within` passed; returns the last
+/// value, so that callers assert with their own diagnostics (how many readings were lost, say).
 pub async fn wait_for<F, Fut>(want: u64, within: Duration, mut f: F) -> u64
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = u64>,
 {
-    let start = Instant::now();
-    loop {
-        let v = f().await;
-        if v == want || start.elapsed() > within {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let deadline = Instant::now() + within;
+    fogwhisk_testkit::eventually(within + Duration::from_secs(30), &format!("the value {want}"), || {
+        let next = f();
+        async move { Some(next.await).filter(|v| *v == want || Instant::now() >= deadline) }
+    })
+    .await
 }
 
 fn days_ago(n: i64) -> (i64, String) {
@@ -66,9 +65,8 @@ fn days_ago(n: i64) -> (i64, String) {
 
 #[tokio::test]
 async fn messages_become_readings_and_bad_messages_fail_clearly() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _broker = peers::mosquitto(dir.path(), port);
+    let broker = Mosquitto::start();
+    let port = broker.port;
     let a = site_agent(None, port, &[]).await;
     let (base, day) = days_ago(2);
     let c = publisher(port, "sensor-a").await;
@@ -95,9 +93,8 @@ async fn messages_become_readings_and_bad_messages_fail_clearly() {
 
 #[tokio::test]
 async fn kill_9_while_messages_arrive_loses_no_acknowledged_reading() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _broker = peers::mosquitto(dir.path(), port);
+    let broker = Mosquitto::start();
+    let port = broker.port;
     let mut a = site_agent(None, port, &[]).await;
     let keep = a.take_dir();
     let (base, day) = days_ago(3);
@@ -126,18 +123,17 @@ async fn kill_9_while_messages_arrive_loses_no_acknowledged_reading() {
 
 #[tokio::test]
 async fn the_feed_reconnects_after_a_broker_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let broker = peers::mosquitto(dir.path(), port);
+    let mut broker = Mosquitto::start();
+    let port = broker.port;
     let a = site_agent(None, port, &[]).await;
     let (base, day) = days_ago(1);
     let c = publisher(port, "sensor-c").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     publish(&c, 1, "C00001", message(1, "C00001", 19.0, 50.0, 1.0, base)).await;
     assert_eq!(wait_for(1, Duration::from_secs(20), || stored(&a, "temperature", &day, &day, "UTC")).await, 1);
-    drop(broker);
+    broker.stop();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let _broker = peers::mosquitto(dir.path(), port);
+    broker.restart();
     // The feed fires `disconnected` then `connected` status events to the trigger (the first `connected`
     // came before the rule existed, so it was not recorded).
     let statuses = wait_for(1, Duration::from_secs(30), || async {

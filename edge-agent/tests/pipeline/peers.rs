@@ -1,10 +1,13 @@
-//! Real peers started by the tests on loopback: Mosquitto, InfluxDB 1.x, the hub; and an MQTT publisher.
+//! Real peers started by the tests on loopback: Mosquitto and InfluxDB 1.x (from the testkit), the hub; and an
+//! MQTT publisher.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rumqttc::{AsyncClient, MqttOptions, QoS};
+
+pub use fogwhisk_testkit::{Influxd, Mosquitto};
 
 /// A free loopback port (see `fogwhisk_testkit::free_port`).
 pub fn free_port() -> u16 {
@@ -13,11 +16,9 @@ pub fn free_port() -> u16 {
 
 /// Waits until something accepts TCP connections on `port`.
 pub fn wait_port(port: u16) {
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(15), "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(30));
-    }
+    fogwhisk_testkit::wait::until_blocking(Duration::from_secs(15), &format!("a listener on {port}"), || {
+        fogwhisk_testkit::wait::listening(port)
+    });
 }
 
 /// A child process killed on drop.
@@ -28,38 +29,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// Mosquitto on `port` (persistence off: sessions live as long as the broker).
-pub fn mosquitto(dir: &Path, port: u16) -> Proc {
-    use std::os::unix::fs::PermissionsExt;
-    let conf = dir.join(format!("mosquitto-{port}.conf"));
-    std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nmax_queued_messages 100000\n")).unwrap();
-    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).unwrap();
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let child = Command::new("mosquitto").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("mosquitto (Debian package mosquitto)");
-    wait_port(port);
-    Proc(child)
-}
-
-/// InfluxDB 1.x on a free port; returns the process and its base URL.
-pub fn influxd(dir: &Path) -> (Proc, String) {
-    let (http, bind) = (free_port(), free_port());
-    let d = dir.join("influx");
-    std::fs::create_dir_all(&d).unwrap();
-    let conf = d.join("influxdb.conf");
-    let p = |s: &str| d.join(s).display().to_string();
-    std::fs::write(
-        &conf,
-        format!(
-            "reporting-disabled = true\nbind-address = \"127.0.0.1:{bind}\"\n[meta]\n  dir = \"{}\"\n[data]\n  dir = \"{}\"\n  wal-dir = \"{}\"\n[http]\n  bind-address = \"127.0.0.1:{http}\"\n  log-enabled = false\n[monitor]\n  store-enabled = false\n",
-            p("meta"), p("data"), p("wal")
-        ),
-    )
-    .unwrap();
-    let child = Command::new("influxd").arg("run").arg("-config").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("influxd (Debian package influxdb)");
-    wait_port(http);
-    (Proc(child), format!("http://127.0.0.1:{http}"))
 }
 
 /// The hub binary built next to the agent's.

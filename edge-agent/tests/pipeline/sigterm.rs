@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::Agent;
 use crate::mqtt::{site_agent, wait_for};
-use crate::peers::{self, free_port, message, publish, publisher};
+use crate::peers::{message, publish, publisher, Mosquitto};
 
 const LIMITS: [(&str, &str); 3] = [
     ("FOGWHISK_EDGE_LIMITS__FIRES_PER_MINUTE", "100000"),
@@ -89,9 +89,8 @@ async fn sigterm_while_messages_arrive_loses_no_acknowledged_reading() {
     const SIGTERM_AT: i64 = 300;
     // About 300 messages a second, steadily.
     const EVERY: Duration = Duration::from_micros(3_333);
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _broker = peers::mosquitto(dir.path(), port);
+    let broker = Mosquitto::start();
+    let port = broker.port;
     let mut a = site_agent(None, port, &LIMITS).await;
     let keep = a.take_dir();
     let data = a.data.clone();

@@ -55,7 +55,6 @@ impl Default for Limits {
 
 /// Limits as a client may send them: every field optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct LimitsPut {
     /// Milliseconds.
     pub timeout: Option<u64>,
@@ -94,7 +93,6 @@ pub struct Action {
 
 /// An exec as a client sends it.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ExecPut {
     /// Kind.
     pub kind: String,
@@ -117,7 +115,6 @@ pub struct ExecPut {
 
 /// The body of `PUT /actions/{name}`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ActionPut {
     /// Ignored: the path decides.
     pub namespace: Option<Value>,

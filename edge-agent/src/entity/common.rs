@@ -5,12 +5,10 @@ use serde_json::{Map, Value};
 
 /// One `{key, value}` pair of a parameter or annotation list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct KeyVal {
     /// The key.
     pub key: String,
-    /// Any JSON value.
-    #[serde(default)]
+    /// Any JSON value; required, as OpenWhisk refuses a parameter without one ("parameters malformed").
     pub value: Value,
     /// Parameter passed to `/init` as an environment value instead of to `/run`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -7,7 +7,6 @@ use super::common::KeyVal;
 
 /// What a binding points at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct BindingRef {
     /// Namespace of the bound package.
     pub namespace: String,
@@ -48,7 +47,6 @@ impl Package {
 
 /// A binding as a client sends it: `{}` means no binding.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct BindingPut {
     /// Namespace of the bound package.
     pub namespace: Option<String>,
@@ -58,7 +56,6 @@ pub struct BindingPut {
 
 /// The body of `PUT /packages/{name}`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PackagePut {
     /// Ignored.
     pub namespace: Option<Value>,

@@ -68,7 +68,6 @@ pub struct Trigger {
 
 /// The body of `PUT /triggers/{name}`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TriggerPut {
     /// Ignored.
     pub namespace: Option<Value>,
@@ -123,7 +122,6 @@ pub enum RefPut {
 
 /// The body of `PUT /rules/{name}` and `POST /rules/{name}`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RulePut {
     /// Ignored.
     pub namespace: Option<Value>,

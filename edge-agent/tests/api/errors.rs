@@ -21,7 +21,7 @@ async fn bad_requests_are_rejected_precisely() {
     let r = raw("actions/x", r#"{"exec":{"kind":"nodejs:20","code":5}}"#).await.unwrap();
     let s = r.status().as_u16();
     assert_error(s, &r.json().await.unwrap(), 400);
-    let r = raw("actions/x", r#"{"exec":{"kind":"nodejs:20","code":"x"},"colour":"red"}"#).await.unwrap();
+    let r = raw("actions/x", r#"{"exec":{"kind":"nodejs:20","code":"x"},"publish":"yes"}"#).await.unwrap();
     let s = r.status().as_u16();
     assert_error(s, &r.json().await.unwrap(), 400);
     let (s, b) = a.put("actions/x", json!({"exec":{"kind":"cobol:1","code":"x"}})).await;

@@ -1,6 +1,7 @@
 //! Integration tests of the edge agent: one test binary, each module drives a real agent over HTTP.
 
 mod chart_caps;
+mod compat_fields;
 mod errors;
 mod helpers;
 mod lifecycle;

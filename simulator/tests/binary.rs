@@ -25,7 +25,7 @@ fn ts_of(payload: &str) -> i64 {
 #[tokio::test]
 async fn backfills_goes_live_and_stops_cleanly_on_sigint() {
     let mosquitto = Mosquitto::start();
-    let mut subscriber = Subscriber::start(mosquitto.addr, "bin-checker").await;
+    let mut subscriber = Subscriber::start(mosquitto.addr(), "bin-checker").await;
     let mut child = Command::new(BIN)
         .args([
             "--broker",

@@ -61,7 +61,7 @@ async fn backfill_round_trip(addr: std::net::SocketAddr, days: i64, step: i64) {
 #[tokio::test]
 async fn backfill_through_mosquitto() {
     let mosquitto = Mosquitto::start();
-    backfill_round_trip(mosquitto.addr, 3, 900).await;
+    backfill_round_trip(mosquitto.addr(), 3, 900).await;
 }
 
 #[tokio::test]
@@ -76,7 +76,7 @@ async fn backfill_through_the_embedded_broker() {
 #[tokio::test]
 async fn live_readings_and_status_through_mosquitto() {
     let mosquitto = Mosquitto::start();
-    live_round_trip(mosquitto.addr).await;
+    live_round_trip(mosquitto.addr()).await;
 }
 
 #[tokio::test]

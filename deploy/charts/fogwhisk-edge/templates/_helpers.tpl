@@ -67,3 +67,49 @@ app.kubernetes.io/component: mosquitto
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/* A sensor's MQTT user name: its fingerprint unless `username` is given. */}}
+{{- define "fogwhisk-edge.deviceUser" -}}
+{{- default .fingerprint .username -}}
+{{- end -}}
+
+{{/* Whether any device takes its password from a Secret. */}}
+{{- define "fogwhisk-edge.deviceSecrets" -}}
+{{- range .Values.mosquitto.devices }}{{ if .passwordSecret }}yes{{ end }}{{ end -}}
+{{- end -}}
+
+{{/*
+Checks of the broker users that the schema cannot express: unique user names across users and
+devices, the agent's user among the users, no device named like the agent, extraAcl starting a user's
+section (otherwise its topic lines would extend the last device's rights).
+*/}}
+{{- define "fogwhisk-edge.checkMosquitto" -}}
+{{- $m := .Values.mosquitto -}}
+{{- $seen := dict -}}
+{{- if not $m.existingSecret -}}
+{{- range $m.users -}}
+{{- if hasKey $seen .username -}}{{- fail (printf "mosquitto.users: user %q appears twice" .username) -}}{{- end -}}
+{{- $_ := set $seen .username "user" -}}
+{{- end -}}
+{{- if not (hasKey $seen $m.agentUser) -}}
+{{- fail (printf "mosquitto.agentUser %q is not one of mosquitto.users" $m.agentUser) -}}
+{{- end -}}
+{{- end -}}
+{{- range $m.devices -}}
+{{- $u := include "fogwhisk-edge.deviceUser" . -}}
+{{- if or (hasKey $seen $u) (eq $u $m.agentUser) -}}
+{{- fail (printf "mosquitto.devices: the MQTT user %q (device %v/%s) is already used; give the device a username" $u (int64 .datacenter) .fingerprint) -}}
+{{- end -}}
+{{- $_ := set $seen $u "device" -}}
+{{- end -}}
+{{- $acl := dict -}}
+{{- range (regexSplit "\n" $m.extraAcl -1) -}}
+{{- $line := trim . -}}
+{{- if and $line (not (hasPrefix "#" $line)) (not (hasKey $acl "started")) -}}
+{{- if not (or (hasPrefix "user " $line) (hasPrefix "pattern " $line)) -}}
+{{- fail (printf "mosquitto.extraAcl must start with a 'user NAME' (or 'pattern') line, not %q" $line) -}}
+{{- end -}}
+{{- $_ := set $acl "started" true -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

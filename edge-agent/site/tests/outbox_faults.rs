@@ -123,14 +123,8 @@ fn fast() -> DeliveryConfig {
     }
 }
 
-async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..3000 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("gave up waiting for: {what}");
+async fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    fogwhisk_testkit::until(Duration::from_secs(30), what, cond).await
 }
 
 fn store_with(n: usize) -> (tempfile::TempDir, SiteStore, Vec<AggregateRecord>) {

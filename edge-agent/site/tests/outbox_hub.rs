@@ -27,14 +27,8 @@ async fn ingested(url: &str) -> u64 {
         .sum::<f64>() as u64
 }
 
-async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..6000 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("gave up waiting for: {what}");
+async fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    fogwhisk_testkit::until(Duration::from_secs(60), what, cond).await
 }
 
 /// Readings for 30 days, 2 datacenters, 3 metrics; all their statistics queued.

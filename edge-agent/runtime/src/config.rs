@@ -22,6 +22,9 @@ pub struct PoolConfig {
     pub api_host: String,
     /// Budget for all live processes (sum of their action memory limits).
     pub user_memory_mb: u64,
+    /// Share of `user_memory_mb` the processes of one namespace (the caller's) may hold, 0 < share <= 1.
+    /// A namespace at its share waits for one of its own processes, as it would for the whole budget.
+    pub namespace_memory_share: f64,
     /// Idle initialized processes are evicted after this long.
     pub idle_timeout: Duration,
     /// Stem-cell processes kept started but not initialized, per kind.
@@ -36,7 +39,13 @@ pub struct PoolConfig {
     pub max_file_bytes: u64,
     /// Processes and threads of one runtime process's uid (`RLIMIT_NPROC`, with isolation on).
     pub max_tasks: u64,
+    /// Disk (and tmpfs) space one runtime process may fill: its folder, what its uid owns in the temp folders,
+    /// and deleted files it holds open. Measured every [`SCRATCH_PERIOD`]; a process above it is killed.
+    pub max_scratch_bytes: u64,
 }
+
+/// How often the scratch space of every runtime process is measured.
+pub const SCRATCH_PERIOD: Duration = Duration::from_millis(250);
 
 /// Memory charged to the budget for a stem cell (its heap is sized for this).
 pub const PREWARM_MEMORY_MB: u64 = 256;
@@ -50,6 +59,7 @@ impl PoolConfig {
             python_bin: find_on_path(&["python3.11", "python3"]).unwrap_or_else(|| PathBuf::from("/usr/bin/python3")),
             api_host: "http://127.0.0.1:3233".to_string(),
             user_memory_mb: 2048,
+            namespace_memory_share: 0.5,
             idle_timeout: Duration::from_secs(600),
             prewarm: vec![(RuntimeKind::Nodejs20, 1)],
             max_result_bytes: 1024 * 1024,
@@ -57,7 +67,15 @@ impl PoolConfig {
             isolation: Isolation::detect(),
             max_file_bytes: 256 * 1024 * 1024,
             max_tasks: 256,
+            max_scratch_bytes: 512 * 1024 * 1024,
         }
+    }
+
+    /// Memory the processes of one namespace may hold: its share of the budget, at least one MB.
+    pub fn namespace_memory_mb(&self) -> u64 {
+        let share = self.namespace_memory_share;
+        let share = if share.is_finite() { share.clamp(0.0, 1.0) } else { 1.0 };
+        ((self.user_memory_mb as f64 * share) as u64).max(1)
     }
 
     /// The interpreter for `kind`.

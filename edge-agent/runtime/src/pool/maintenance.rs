@@ -122,6 +122,7 @@ fn stem_slot(kind: RuntimeKind) -> Slot {
         proc: None,
         kind,
         key: None,
+        namespace: None,
         memory_mb: PREWARM_MEMORY_MB,
         active: 0,
         max_active: 1,

@@ -1,14 +1,19 @@
 //! The warm pool: starts runtime processes, inits them for an action, reuses them for the same action key,
-//! keeps prewarmed stem cells, enforces the memory budget and evicts idle processes.
+//! keeps prewarmed stem cells, enforces the memory budget and each namespace's share of it, evicts idle
+//! processes and kills those above their scratch space.
 
 mod activation;
 mod maintenance;
+mod scratch;
 mod slots;
+
+pub use scratch::scratch_message;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -18,7 +23,7 @@ use crate::config::PoolConfig;
 use crate::error::RuntimeError;
 use crate::process::Isolation;
 use crate::runners;
-use crate::types::{ActionSpec, PoolStats, RunContext, RunOutcome};
+use crate::types::{ActionSpec, PoolStats, RunContext, RunOutcome, RunStatus};
 use slots::State;
 
 /// A pool of runtime processes shared by all activations of one agent.
@@ -31,6 +36,8 @@ pub struct Pool {
     refill: Arc<Notify>,
     cold_starts: AtomicU64,
     warm_starts: AtomicU64,
+    /// Processes the scratch watch killed lately, by action key.
+    scratch_kills: scratch::Kills,
     stop: CancellationToken,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -42,16 +49,20 @@ impl Pool {
         prepare_work_dir(&cfg.work_dir, &cfg.isolation)?;
         runners::write_runners(&cfg.work_dir)?;
         let pool = Arc::new(Pool {
-            cfg,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State::new(cfg.namespace_memory_mb())),
             changed: Notify::new(),
             refill: Arc::new(Notify::new()),
             cold_starts: AtomicU64::new(0),
             warm_starts: AtomicU64::new(0),
+            scratch_kills: scratch::Kills::default(),
             stop: CancellationToken::new(),
             task: Mutex::new(None),
+            cfg,
         });
-        let handle = tokio::spawn(maintenance::run(Arc::downgrade(&pool), pool.stop.clone()));
+        let (weak, stop) = (Arc::downgrade(&pool), pool.stop.clone());
+        let handle = tokio::spawn(async move {
+            tokio::join!(maintenance::run(weak.clone(), stop.clone()), scratch::run(weak, stop));
+        });
         *pool.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
         pool.refill.notify_one();
         Ok(pool)
@@ -62,9 +73,24 @@ impl Pool {
         &self.cfg
     }
 
-    /// Runs one activation of `spec`. Never panics: every failure becomes an outcome.
+    /// Runs one activation of `spec` for `ctx.namespace`, whose share of the memory budget any new process is
+    /// charged to. Never panics: every failure becomes an outcome.
     pub async fn run(&self, spec: &ActionSpec, ctx: RunContext) -> RunOutcome {
-        activation::run(self, spec, ctx).await
+        let _owner = Owner::new(self, &spec.key, &ctx.namespace);
+        let started = Instant::now();
+        let mut outcome = activation::run(self, spec, ctx).await;
+        if outcome.status == RunStatus::DeveloperError
+            && outcome.result["error"] == crate::protocol::MSG_EXITED
+            && self.scratch_kills.since(&spec.key, started)
+        {
+            outcome.result = crate::protocol::error_value(scratch_message(self.cfg.max_scratch_bytes));
+        }
+        outcome
+    }
+
+    /// Memory held by the processes charged to `namespace` (idle ones included).
+    pub fn namespace_memory_mb(&self, namespace: &str) -> u64 {
+        self.lock().namespace_mb(namespace)
     }
 
     pub fn stats(&self) -> PoolStats {
@@ -94,6 +120,25 @@ impl Pool {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Marks `key` as run for a namespace while an activation of it is under way.
+struct Owner<'a> {
+    pool: &'a Pool,
+    key: &'a str,
+}
+
+impl<'a> Owner<'a> {
+    fn new(pool: &'a Pool, key: &'a str, namespace: &str) -> Self {
+        pool.lock().own(key, namespace);
+        Owner { pool, key }
+    }
+}
+
+impl Drop for Owner<'_> {
+    fn drop(&mut self) {
+        self.pool.lock().disown(self.key);
     }
 }
 

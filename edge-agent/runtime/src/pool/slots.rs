@@ -1,5 +1,6 @@
-//! The pool's bookkeeping: one slot per live (or starting) process, the memory budget, and the choice of
-//! which process serves an activation. Pure and synchronous; the caller holds the lock and does the I/O.
+//! The pool's bookkeeping: one slot per live (or starting) process, the memory budget and each namespace's
+//! share of it, and the choice of which process serves an activation. Pure and synchronous; the caller holds
+//! the lock and does the I/O.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub(crate) struct Slot {
     pub kind: RuntimeKind,
     /// The action key it is initialized for; `None` for a stem cell.
     pub key: Option<String>,
+    /// The namespace whose share it is charged to (the caller's); `None` for a stem cell.
+    pub namespace: Option<String>,
     pub memory_mb: u64,
     pub active: u32,
     pub max_active: u32,
@@ -55,9 +58,78 @@ pub(crate) struct State {
     pub slots: HashMap<SlotId, Slot>,
     next: SlotId,
     pub closed: bool,
+    /// Memory one namespace's processes may hold (`u64::MAX`: no share).
+    pub share_mb: u64,
+    /// Action key → the namespace running it and how many activations of that key are under way; filled by
+    /// [`crate::Pool::run`] so [`State::acquire`] can charge new processes to the caller.
+    owners: HashMap<String, (String, u32)>,
 }
 
 impl State {
+    pub fn new(share_mb: u64) -> Self {
+        State {
+            share_mb,
+            ..Default::default()
+        }
+    }
+
+    /// One more activation of `key` for `namespace` (until [`State::disown`]).
+    pub fn own(&mut self, key: &str, namespace: &str) {
+        let e = self.owners.entry(key.to_string()).or_insert_with(|| (namespace.to_string(), 0));
+        e.0 = namespace.to_string();
+        e.1 += 1;
+    }
+
+    pub fn disown(&mut self, key: &str) {
+        if let Some(e) = self.owners.get_mut(key) {
+            e.1 = e.1.saturating_sub(1);
+            if e.1 == 0 {
+                self.owners.remove(key);
+            }
+        }
+    }
+
+    /// Memory held by the processes charged to `namespace`.
+    pub fn namespace_mb(&self, namespace: &str) -> u64 {
+        self.slots
+            .values()
+            .filter(|s| s.namespace.as_deref() == Some(namespace))
+            .map(|s| s.memory_mb)
+            .sum()
+    }
+
+    /// Whether `namespace` may take `need_mb` more, evicting its own idle processes (least recently used first)
+    /// if that makes it fit. A namespace holding nothing may always start one process, even above its share.
+    fn fit_share(&mut self, namespace: &str, need_mb: u64, evicted: &mut Vec<Arc<RuntimeProcess>>) -> bool {
+        let held = self.namespace_mb(namespace);
+        if held == 0 || held + need_mb <= self.share_mb {
+            return true;
+        }
+        let own_idle = |s: &Slot| s.namespace.as_deref() == Some(namespace) && s.idle();
+        let idle_mb: u64 = self.slots.values().filter(|s| own_idle(s)).map(|s| s.memory_mb).sum();
+        let busy_mb = held - idle_mb;
+        if busy_mb > 0 && busy_mb + need_mb > self.share_mb {
+            return false;
+        }
+        let mut idle: Vec<(Instant, SlotId)> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| own_idle(s))
+            .map(|(id, s)| (s.last_used, *id))
+            .collect();
+        idle.sort();
+        for (_, id) in idle {
+            let held = self.namespace_mb(namespace);
+            if held == 0 || held + need_mb <= self.share_mb {
+                break;
+            }
+            if let Some(proc) = self.slots.remove(&id).and_then(|s| s.proc) {
+                evicted.push(proc);
+            }
+        }
+        true
+    }
+
     pub fn used_mb(&self) -> u64 {
         self.slots.values().map(|s| s.memory_mb).sum()
     }
@@ -98,6 +170,13 @@ impl State {
             slot.active += 1;
             return Grant::Joined(id);
         }
+        // Beyond this point the activation needs memory of its own: within its namespace's share first.
+        let namespace = self.owners.get(&spec.key).map(|(ns, _)| ns.clone());
+        if let Some(ns) = &namespace {
+            if !self.fit_share(ns, spec.memory_mb, evicted) {
+                return Grant::Wait;
+            }
+        }
         // 2. a stem cell of that kind whose heap was sized for at least this much memory.
         let stem = self
             .slots
@@ -109,6 +188,7 @@ impl State {
         if let Some(id) = stem {
             let slot = self.slots.get_mut(&id).expect("slot chosen above");
             slot.key = Some(spec.key.clone());
+            slot.namespace = namespace;
             slot.memory_mb = spec.memory_mb;
             slot.max_active = max_active;
             slot.active = 1;
@@ -126,6 +206,7 @@ impl State {
             proc: None,
             kind: spec.kind,
             key: Some(spec.key.clone()),
+            namespace,
             memory_mb: spec.memory_mb,
             active: 1,
             max_active,

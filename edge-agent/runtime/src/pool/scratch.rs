@@ -1,0 +1,250 @@
+//! The scratch-space watch: every [`SCRATCH_PERIOD`] it measures the disk (and tmpfs) space each runtime process
+//! fills — its folder, what its uid owns in the shared temp folders, deleted files its processes still hold
+//! open — and kills a process above `max_scratch_bytes` with everything it started.
+//!
+//! Measured like `du` (allocated blocks, each inode once), as the process's own uid when it has one, since the
+//! agent may lack the capabilities to read into a runtime folder (the chart grants none of the DAC ones).
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Pool;
+use crate::config::SCRATCH_PERIOD;
+use crate::process::{identity, RuntimeProcess};
+
+/// World-writable folders a runtime process can write to outside its own folder.
+const TEMP_DIRS: &[&str] = &["/tmp", "/var/tmp", "/dev/shm"];
+/// A process owning more entries than this is over its limit whatever their size (an inode flood).
+const MAX_ENTRIES: usize = 100_000;
+/// How long a kill is remembered for the activation that ran on the process.
+const KILL_MEMORY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A process killed for its scratch space, remembered so the activation it ran can say why.
+pub(super) struct ScratchKill {
+    pub key: String,
+    pub at: Instant,
+}
+
+/// The kills of the last [`KILL_MEMORY`].
+#[derive(Default)]
+pub(super) struct Kills(std::sync::Mutex<Vec<ScratchKill>>);
+
+impl Kills {
+    fn note(&self, key: &str) {
+        let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        v.retain(|k| k.at.elapsed() < KILL_MEMORY);
+        v.push(ScratchKill { key: key.to_string(), at: Instant::now() });
+    }
+
+    /// Whether a process of `key` was killed for its scratch space since `since`.
+    pub fn since(&self, key: &str, since: Instant) -> bool {
+        let v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        v.iter().any(|k| k.key == key && k.at >= since)
+    }
+}
+
+/// The error of an activation whose process was killed for its scratch space.
+pub fn scratch_message(limit_bytes: u64) -> String {
+    format!(
+        "The action exceeded its scratch space limit of {} MB (files in its folder and the temp folders) \
+         and was killed.",
+        limit_bytes / (1024 * 1024)
+    )
+}
+
+struct Watched {
+    proc: Arc<RuntimeProcess>,
+    key: Option<String>,
+}
+
+/// What one measurement needs of a process.
+struct Job {
+    uid: Option<u32>,
+    pid: u32,
+    dir: PathBuf,
+}
+
+pub(super) async fn run(pool: Weak<Pool>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(SCRATCH_PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let Some(p) = pool.upgrade() else { return };
+        let watched: Vec<Watched> = {
+            let st = p.lock();
+            st.slots
+                .values()
+                .filter_map(|s| {
+                    let proc = s.proc.as_ref().filter(|p| p.is_alive())?;
+                    Some(Watched { proc: proc.clone(), key: s.key.clone() })
+                })
+                .collect()
+        };
+        if watched.is_empty() {
+            continue;
+        }
+        let jobs: Vec<Job> = watched
+            .iter()
+            .map(|w| Job { uid: w.proc.uid(), pid: w.proc.pid(), dir: w.proc.dir().to_path_buf() })
+            .collect();
+        let Ok(usage) = tokio::task::spawn_blocking(move || measure_all(&jobs)).await else {
+            continue;
+        };
+        let limit = p.cfg.max_scratch_bytes;
+        for (w, used) in watched.into_iter().zip(usage) {
+            if used <= limit || !w.proc.is_alive() {
+                continue;
+            }
+            tracing::info!(pid = w.proc.pid(), used, limit, "runtime process over its scratch space limit, killing it");
+            if let Some(key) = &w.key {
+                p.scratch_kills.note(key);
+            }
+            if let Some(uid) = w.proc.uid() {
+                // everything of the uid first, then its temp files, before the uid can go to another process
+                let _ = tokio::task::spawn_blocking(move || {
+                    identity::reap(uid, None);
+                    identity::as_user(uid, || remove_temp_entries(uid));
+                })
+                .await;
+            }
+            w.proc.terminate().await;
+            p.changed.notify_waiters();
+        }
+    }
+}
+
+/// Bytes used by each job's process (`u64::MAX` for an inode flood; 0 when it cannot be measured).
+fn measure_all(jobs: &[Job]) -> Vec<u64> {
+    let temp = temp_entries_by_owner();
+    let pids = pids_by_uid(jobs.iter().filter_map(|j| j.uid).collect());
+    jobs.iter()
+        .map(|j| match j.uid {
+            Some(uid) => {
+                let mine = temp.get(&uid).map(Vec::as_slice).unwrap_or(&[]);
+                let procs = pids.get(&uid).map(Vec::as_slice).unwrap_or(&[]);
+                identity::as_user(uid, || measure(&j.dir, mine, procs)).unwrap_or(0)
+            }
+            None => measure(&j.dir, &[], &[j.pid]),
+        })
+        .collect()
+}
+
+/// Space used under `dir` and `extra` (each inode once) plus deleted regular files the `pids` hold open.
+pub(crate) fn measure(dir: &Path, extra: &[PathBuf], pids: &[u32]) -> u64 {
+    let mut seen: HashSet<(u64, u64)> = HashSet::new();
+    let mut entries = 0usize;
+    let mut bytes = 0u64;
+    let mut stack: Vec<PathBuf> = std::iter::once(dir.to_path_buf()).chain(extra.iter().cloned()).collect();
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        entries += 1;
+        if entries > MAX_ENTRIES {
+            return u64::MAX;
+        }
+        if seen.insert((meta.dev(), meta.ino())) {
+            bytes += meta.blocks() * 512;
+        }
+        if meta.is_dir() {
+            if let Ok(rd) = std::fs::read_dir(&path) {
+                stack.extend(rd.flatten().map(|e| e.path()));
+            }
+        }
+    }
+    for pid in pids {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { continue };
+        for fd in fds.flatten() {
+            let deleted = std::fs::read_link(fd.path()).is_ok_and(|t| t.to_string_lossy().ends_with(" (deleted)"));
+            if !deleted {
+                continue;
+            }
+            if let Ok(meta) = std::fs::metadata(fd.path()) {
+                if meta.is_file() && seen.insert((meta.dev(), meta.ino())) {
+                    bytes += meta.blocks() * 512;
+                }
+            }
+        }
+    }
+    bytes
+}
+
+/// The top-level entries of the temp folders, by owner.
+fn temp_entries_by_owner() -> HashMap<u32, Vec<PathBuf>> {
+    let mut out: HashMap<u32, Vec<PathBuf>> = HashMap::new();
+    for dir in TEMP_DIRS {
+        let Ok(rd) = std::fs::read_dir(dir) else { continue };
+        for e in rd.flatten() {
+            if let Ok(meta) = e.metadata() {
+                out.entry(meta.uid()).or_default().push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// The processes of each of `uids` (one scan of `/proc`).
+fn pids_by_uid(uids: HashSet<u32>) -> HashMap<u32, Vec<u32>> {
+    let mut out: HashMap<u32, Vec<u32>> = HashMap::new();
+    if uids.is_empty() {
+        return out;
+    }
+    let Ok(rd) = std::fs::read_dir("/proc") else { return out };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if let Ok(meta) = e.metadata() {
+            if uids.contains(&meta.uid()) {
+                out.entry(meta.uid()).or_default().push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// Removes what `uid` owns at the top of the temp folders (run as `uid`).
+fn remove_temp_entries(uid: u32) {
+    for dir in TEMP_DIRS {
+        let Ok(rd) = std::fs::read_dir(dir) else { continue };
+        for e in rd.flatten() {
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.uid() != uid {
+                continue;
+            }
+            let _ = if meta.is_dir() { std::fs::remove_dir_all(e.path()) } else { std::fs::remove_file(e.path()) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measures_each_inode_once_and_stops_at_floods() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("a");
+        std::fs::write(&f, vec![1u8; 256 * 1024]).unwrap();
+        std::fs::hard_link(&f, dir.path().join("b")).unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/c"), vec![1u8; 128 * 1024]).unwrap();
+        let used = measure(dir.path(), &[], &[]);
+        assert!((384 * 1024..400 * 1024 + 16 * 4096).contains(&used), "{used}");
+        let sparse = std::fs::File::create(dir.path().join("sparse")).unwrap();
+        sparse.set_len(1 << 30).unwrap();
+        assert!(measure(dir.path(), &[], &[]) < 1 << 20, "a sparse file counts what it allocates");
+        let held = dir.path().join("held");
+        let mut file = std::fs::File::create(&held).unwrap();
+        std::io::Write::write_all(&mut file, &vec![1u8; 1 << 20]).unwrap();
+        file.sync_all().unwrap();
+        std::fs::remove_file(&held).unwrap();
+        let empty = tempfile::tempdir().unwrap();
+        assert!(measure(empty.path(), &[], &[std::process::id()]) >= 1 << 20, "a deleted file held open counts");
+        drop(file);
+    }
+}

@@ -29,12 +29,28 @@ pub fn router() -> Router<Arc<AppState>> {
         )
 }
 
+/// The action a request names: the namespace segment may carry the package (`guest%2Ftools`, as clients put a
+/// listed action's `namespace` back into the path), or the path has one (`actions/tools/hello`), not both.
 fn name_of(caller: &Caller, ns: &str, pkg: Option<&str>, name: &str) -> ApiResult<FullName> {
+    let path = caller.path(ns)?;
     segment(name)?;
     if let Some(p) = pkg {
         segment(p)?;
     }
-    FullName::new(&caller.resolve(ns), pkg, name).map_err(|e| ApiError::bad(e.to_string()))
+    let package = match (path.package, pkg) {
+        (Some(_), Some(_)) => return Err(ApiError::NotFound),
+        (from_ns, from_path) => from_ns.or(from_path.map(String::from)),
+    };
+    FullName::new(&path.namespace, package.as_deref(), name).map_err(|e| ApiError::bad(e.to_string()))
+}
+
+/// Writes (PUT, DELETE) need the caller's own namespace; `_` under a package is not resolved, as in OpenWhisk.
+fn own_name(c: &Caller, name: &FullName) -> ApiResult<()> {
+    if name.namespace == c.namespace {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
 }
 
 fn action_row(e: Entity) -> Option<(u64, Value)> {
@@ -64,8 +80,14 @@ pub fn action_json(a: &Action, with_code: bool) -> Value {
 }
 
 async fn list(State(s): State<Arc<AppState>>, caller: Caller, Path(ns): Path<String>, q: QueryMap) -> ApiResult<Json<Value>> {
-    let ns = caller.own(&ns)?;
-    Ok(Json(list_page(&s.store, &format!("{ns}/"), "actions", &q, action_row)?))
+    // `guest%2Ftools` lists the actions of package tools, as OpenWhisk's view on the entity path does.
+    let path = caller.path(&ns)?;
+    let ns = caller.own(&path.namespace)?;
+    let prefix = match &path.package {
+        Some(p) => format!("{ns}/{p}/"),
+        None => format!("{ns}/"),
+    };
+    Ok(Json(list_page(&s.store, &prefix, "actions", &q, action_row)?))
 }
 
 async fn list_package(
@@ -74,8 +96,8 @@ async fn list_package(
     Path((ns, pkg)): Path<(String, String)>,
     q: QueryMap,
 ) -> ApiResult<Json<Value>> {
+    let ns = caller.resolve(&ns)?;
     segment(&pkg)?;
-    let ns = caller.resolve(&ns);
     let p = match s.store.get(&format!("{ns}/{pkg}"))? {
         Some(Entity::Package(p)) if ns == caller.namespace || p.publish => p,
         Some(Entity::Package(_)) => return Err(ApiError::Forbidden),
@@ -114,7 +136,7 @@ async fn get_pkg(
 }
 
 async fn put_action(s: &AppState, c: &Caller, name: FullName, q: &QueryMap, body: &[u8]) -> ApiResult<Json<Value>> {
-    c.own(&name.namespace)?;
+    own_name(c, &name)?;
     let put: ActionPut = parse_json(body)?;
     let overwrite = q.flag("overwrite", false)?;
     s.check_action_package(&name)?;
@@ -155,7 +177,7 @@ async fn put_pkg(
 }
 
 async fn delete_action(s: &AppState, c: &Caller, name: FullName) -> ApiResult<Json<Value>> {
-    c.own(&name.namespace)?;
+    own_name(c, &name)?;
     s.check_action_package(&name)?;
     let id = name.doc_id();
     let gone = s.store.write(|tx| {

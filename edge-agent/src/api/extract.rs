@@ -42,23 +42,52 @@ impl FromRequestParts<Arc<AppState>> for Caller {
     }
 }
 
+/// A namespace path segment as OpenWhisk's `EntityPath` reads it: `_`, `guest`, `/guest`, or `guest/pkg` (the
+/// `namespace` field of a packaged action, which clients put back into the path as `guest%2Fpkg`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NsPath {
+    /// The namespace (`_` alone is the caller's; as the root of a longer path it stays `_`, as in OpenWhisk).
+    pub namespace: String,
+    /// The package the path names, if any.
+    pub package: Option<String>,
+}
+
 impl Caller {
-    /// Resolves `_` and checks the caller owns `ns`.
+    /// Parses a decoded namespace segment: empty parts (a leading or trailing slash) are dropped, every part must
+    /// be a valid name (400), and a path deeper than `ns/pkg` names nothing (404).
+    pub fn path(&self, raw: &str) -> Result<NsPath, ApiError> {
+        let parts: Vec<&str> = raw.split('/').filter(|p| !p.is_empty()).collect();
+        if parts.is_empty() {
+            return Err(ApiError::bad(format!("The namespace '{raw}' is not valid.")));
+        }
+        for p in &parts {
+            if *p != "_" {
+                crate::entity::name::validate_segment(p).map_err(|e| ApiError::bad(e.to_string()))?;
+            }
+        }
+        match parts.as_slice() {
+            ["_"] => Ok(NsPath { namespace: self.namespace.clone(), package: None }),
+            [ns] => Ok(NsPath { namespace: ns.to_string(), package: None }),
+            [ns, pkg] if *pkg != "_" => Ok(NsPath { namespace: ns.to_string(), package: Some(pkg.to_string()) }),
+            _ => Err(ApiError::NotFound),
+        }
+    }
+
+    /// Resolves a namespace segment that may not carry a package (every collection but actions): `_`, `ns`, `/ns`.
+    pub fn resolve(&self, ns: &str) -> Result<String, ApiError> {
+        match self.path(ns)? {
+            NsPath { namespace, package: None } => Ok(namespace),
+            NsPath { package: Some(_), .. } => Err(ApiError::NotFound),
+        }
+    }
+
+    /// Resolves a namespace segment and checks the caller owns it.
     pub fn own(&self, ns: &str) -> Result<String, ApiError> {
-        let ns = self.resolve(ns);
+        let ns = self.resolve(ns)?;
         if ns == self.namespace {
             Ok(ns)
         } else {
             Err(ApiError::Forbidden)
-        }
-    }
-
-    /// Resolves `_` to the caller's namespace.
-    pub fn resolve(&self, ns: &str) -> String {
-        if ns == "_" {
-            self.namespace.clone()
-        } else {
-            ns.to_string()
         }
     }
 }

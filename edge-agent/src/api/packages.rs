@@ -40,7 +40,7 @@ pub fn package_json(p: &Package) -> Value {
 }
 
 async fn list(State(s): State<Arc<AppState>>, c: Caller, Path(ns): Path<String>, q: QueryMap) -> ApiResult<Json<Value>> {
-    let ns = c.resolve(&ns);
+    let ns = c.resolve(&ns)?;
     let own = ns == c.namespace;
     let public = q.flag("public", false)?;
     let rows = list_page(&s.store, &format!("{ns}/"), "packages", &q, |e| match e {
@@ -59,7 +59,7 @@ fn load(s: &AppState, id: &str) -> ApiResult<Option<Package>> {
 
 async fn get_one(State(s): State<Arc<AppState>>, c: Caller, Path((ns, name)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     segment(&name)?;
-    let ns = c.resolve(&ns);
+    let ns = c.resolve(&ns)?;
     let own = ns == c.namespace;
     let found = s.store.get(&format!("{ns}/{name}"))?;
     let p = match found {

@@ -25,7 +25,11 @@ async fn unknown_fields_are_ignored_on_every_entity_put() {
         .await;
     assert_eq!(s, 200, "{t}");
     assert_eq!(t["annotations"][0]["value"], "/whisk.system/alarms/alarm");
-    assert_eq!(t["parameters"][0], json!({"key": "cron", "value": "* * * * *"}), "unknown parameter fields are not kept");
+    assert_eq!(
+        t["parameters"][0],
+        json!({"key": "cron", "value": "* * * * *"}),
+        "unknown parameter fields are not kept"
+    );
     assert!(t.get("feed").is_none() && t.get("colour").is_none(), "{t}");
 
     let (s, b) = a
@@ -50,7 +54,8 @@ async fn unknown_fields_are_ignored_on_every_entity_put() {
 
     let (s, b) = a.put("rules/r", json!({"trigger": "clock", "action": "hello", "colour": "red"})).await;
     assert_eq!(s, 200, "{b}");
-    let (s, b) = a.post("rules/r", json!({"status": "inactive", "trigger": null, "action": null, "colour": "red"})).await;
+    let (s, b) =
+        a.post("rules/r", json!({"status": "inactive", "trigger": null, "action": null, "colour": "red"})).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["status"], "inactive");
 }

@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::entities::{check_key_values, existing_for_put, expect, merge_annotations, next_version, list_page, segment};
+use super::entities::{check_key_values, existing_for_put, expect, list_page, next_version, segment};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, JsonBody, QueryMap};
 use super::AppState;
@@ -41,10 +41,11 @@ pub fn package_json(p: &Package) -> Value {
 
 async fn list(State(s): State<Arc<AppState>>, c: Caller, Path(ns): Path<String>, q: QueryMap) -> ApiResult<Json<Value>> {
     let ns = c.resolve(&ns)?;
+    // As OpenWhisk: the own namespace lists everything, another one its published packages (not bindings);
+    // `public` is not a parameter of the controller and is ignored.
     let own = ns == c.namespace;
-    let public = q.flag("public", false)?;
     let rows = list_page(&s.store, &format!("{ns}/"), "packages", &q, |e| match e {
-        Entity::Package(p) if (own && !public) || (p.publish && p.binding.is_none()) => Some((p.updated, row(&p))),
+        Entity::Package(p) if own || (p.publish && p.binding.is_none()) => Some((p.updated, row(&p))),
         _ => None,
     })?;
     Ok(Json(rows))
@@ -57,25 +58,36 @@ fn load(s: &AppState, id: &str) -> ApiResult<Option<Package>> {
     })
 }
 
+/// GET of a package, or of a binding as OpenWhisk's `mergePackageWithBinding` shows it: the binding's own document
+/// with the bound package's parameters merged under its own (the binding's win), and the bound package's actions.
 async fn get_one(State(s): State<Arc<AppState>>, c: Caller, Path((ns, name)): Path<(String, String)>) -> ApiResult<Json<Value>> {
-    segment(&name)?;
     let ns = c.resolve(&ns)?;
+    segment(&name)?;
     let own = ns == c.namespace;
     let found = s.store.get(&format!("{ns}/{name}"))?;
-    let p = match found {
+    let mut p = match found {
         Some(Entity::Package(p)) if own || (p.publish && p.binding.is_none()) => p,
         _ if !own => return Err(ApiError::Forbidden),
         other => return Err(expect(other, Collection::Packages).err().unwrap_or(ApiError::NotFound)),
     };
-    let (rns, rname) = match &p.binding {
-        Some(b) => (b.namespace.clone(), b.name.clone()),
-        None => (ns.clone(), name.clone()),
+    let contents = match p.binding.clone() {
+        Some(b) => {
+            let bound = load(&s, &format!("{}/{}", b.namespace, b.name))?.ok_or(ApiError::NotFound)?;
+            if bound.namespace != c.namespace && !bound.publish {
+                return Err(ApiError::Forbidden);
+            }
+            let mut params = bound.parameters.clone();
+            params.merge(&p.parameters);
+            p.parameters = params;
+            format!("{}/{}/", b.namespace, b.name)
+        }
+        None => format!("{ns}/{name}/"),
     };
-    let mut actions = Vec::new();
-    let mut feeds = Vec::new();
-    for e in s.store.list(&format!("{rns}/{rname}/"))? {
+    let (mut actions, mut feeds) = (Vec::new(), Vec::new());
+    for e in s.store.list(&contents)? {
         if let Entity::Action(a) = e {
-            let v = json!({"name": a.name, "version": a.version, "annotations": a.annotations, "parameters": a.parameters});
+            // WhiskPackageAction: name, version and annotations only (no parameters, no code).
+            let v = json!({"name": a.name, "version": a.version, "annotations": a.annotations});
             if a.annotations.get_value("feed").is_some() {
                 feeds.push(v);
             } else {
@@ -131,20 +143,16 @@ async fn put(
             Some(Entity::Package(p)) => Some(p),
             _ => None,
         };
-        match (&old, &binding) {
-            (Some(o), Some(_)) if o.binding.is_none() => {
-                return Err(ApiError::Conflict("Resource is a package and cannot be converted into a binding.".into()))
-            }
-            (Some(o), None) if o.binding.is_some() && body.binding.as_ref().is_some_and(|b| b.name.is_none()) => {
-                return Err(ApiError::Conflict("Resource is a binding and cannot be converted into a package.".into()))
-            }
-            _ => {}
+        if matches!((&old, &binding), (Some(o), Some(_)) if o.binding.is_none()) {
+            return Err(ApiError::Conflict("Resource is a package and cannot be converted into a binding.".into()));
         }
-        let mut annotations =
-            merge_annotations(old.as_ref().map(|o| o.annotations.as_slice()).unwrap_or(&[]), body.annotations, None);
+        // As OpenWhisk: given annotations replace the old ones (no merge), and the `binding` annotation is always
+        // the controller's own, whatever the body says; `binding: {}` on a binding keeps it a binding.
+        let mut annotations = body.annotations.or(old.as_ref().map(|o| o.annotations.clone())).unwrap_or_default();
+        annotations.retain(|kv| kv.key != "binding");
         let binding = binding.or_else(|| old.as_ref().and_then(|o| o.binding.clone()));
         if let Some(b) = &binding {
-            annotations.set("binding", json!({"namespace": b.namespace, "name": b.name}));
+            annotations.push(KeyVal::new("binding", json!({"namespace": b.namespace, "name": b.name})));
         }
         let p = Package {
             namespace: ns.clone(),

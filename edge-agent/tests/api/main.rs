@@ -2,6 +2,7 @@
 
 mod chart_caps;
 mod compat_fields;
+mod compat_packages;
 mod compat_paths;
 mod errors;
 mod helpers;

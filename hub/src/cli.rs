@@ -1,4 +1,6 @@
-//! The `fogwhisk-hub` command line: `serve`, `sites add|list|remove`, `backfill`, `config`.
+//! The `fogwhisk-hub` command line: `serve`, `sites add|list|remove`, `tokens create|list|rotate|revoke`,
+//! `backfill`, `config`. The `sites` and `tokens` commands open the store (hub stopped); while the hub runs
+//! the admin API does the same (`/api/v1/sites`, `/api/v1/tokens`).
 
 use std::path::PathBuf;
 
@@ -36,6 +38,12 @@ pub enum Command {
         /// Site operation.
         #[command(subcommand)]
         command: SitesCommand,
+    },
+    /// Manage scoped tokens and site tokens (the hub must not be running; while it runs use /api/v1/tokens).
+    Tokens {
+        /// Token operation.
+        #[command(subcommand)]
+        command: TokensCommand,
     },
     /// Queue every stored aggregate for InfluxDB again and write the queue out (e.g. to a new, empty InfluxDB).
     Backfill,
@@ -83,6 +91,35 @@ pub enum SitesCommand {
     },
 }
 
+/// `tokens` operations.
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a token and print it (shown only this once).
+    Create {
+        /// admin (sites, tokens), publisher (upload and delete charts) or reader (charts, aggregates, page).
+        #[arg(long, value_parser = ["admin", "publisher", "reader"])]
+        role: String,
+        /// Free text, e.g. ci.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List every credential (no tokens).
+    List,
+    /// Issue a new token for ID (a token id, or site:<site>); the old one stops working.
+    Rotate {
+        /// Credential id.
+        id: String,
+    },
+    /// Revoke ID at once (a site token: the site stays, without a token until rotated).
+    Revoke {
+        /// Credential id.
+        id: String,
+    },
+}
+
+/// Credential id of the local operator in the audit log.
+const CLI_CREDENTIAL: &str = "cli";
+
 impl Cli {
     fn settings(&self, serve: Option<&ServeArgs>) -> anyhow::Result<Settings> {
         let mut flags = FlagOverrides { data_dir: self.data.clone(), ..Default::default() };
@@ -107,6 +144,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Serve(args) => serve(cli.settings(Some(args))?).await,
         Command::Sites { command } => sites(&cli.settings(None)?, command),
+        Command::Tokens { command } => tokens(&cli.settings(None)?, command),
         Command::Backfill => backfill(cli.settings(None)?).await,
         Command::Config => {
             println!("{:#?}", cli.settings(None)?);
@@ -138,6 +176,7 @@ fn sites(settings: &Settings, command: &SitesCommand) -> anyhow::Result<()> {
             println!("site {} registered (time zone {})", created.site.id, created.site.tz);
             println!("token: {}", created.token);
             println!("The token is shown only this once; give it to the site's edge agent.");
+            crate::tokens::audit(&store, CLI_CREDENTIAL, "site.add", &created.site.id, "ok");
         }
         SitesCommand::List => {
             println!("{:<20} {:<24} {:<22} LAST REPORT", "ID", "NAME", "TIME ZONE");
@@ -148,7 +187,42 @@ fn sites(settings: &Settings, command: &SitesCommand) -> anyhow::Result<()> {
         }
         SitesCommand::Remove { id } => {
             crate::sites::remove(&store, id)?;
+            crate::tokens::audit(&store, CLI_CREDENTIAL, "site.remove", id, "ok");
             println!("site {id} removed");
+        }
+    }
+    Ok(())
+}
+
+fn tokens(settings: &Settings, command: &TokensCommand) -> anyhow::Result<()> {
+    use crate::tokens::{audit, create, list, revoke, rotate, NewToken};
+    let store = Store::open(&settings.data_dir)
+        .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
+    match command {
+        TokensCommand::Create { role, label } => {
+            let issued = create(&store, &NewToken { role: role.clone(), label: label.clone() })?;
+            audit(&store, CLI_CREDENTIAL, "token.create", &issued.id, "ok");
+            println!("token {} created (role {})", issued.id, issued.role);
+            println!("token: {}", issued.token);
+            println!("The token is shown only this once.");
+        }
+        TokensCommand::List => {
+            println!("{:<28} {:<10} {:<8} LABEL", "ID", "ROLE", "ACTIVE");
+            for t in list(&store)? {
+                let active = if t.active { "yes" } else { "revoked" };
+                println!("{:<28} {:<10} {:<8} {}", t.id, t.role, active, t.label.unwrap_or_default());
+            }
+        }
+        TokensCommand::Rotate { id } => {
+            let issued = rotate(&store, id)?;
+            audit(&store, CLI_CREDENTIAL, "token.rotate", id, "ok");
+            println!("token {id} rotated; the old token no longer works");
+            println!("token: {}", issued.token);
+        }
+        TokensCommand::Revoke { id } => {
+            revoke(&store, id)?;
+            audit(&store, CLI_CREDENTIAL, "token.revoke", id, "ok");
+            println!("token {id} revoked");
         }
     }
     Ok(())

@@ -4,7 +4,9 @@
 //! - [`config`]: the layered `Settings` tree (file, `FOGWHISK_HUB_*` env, flags).
 //! - [`store`]: the durable embedded store (redb): sites, aggregates, the InfluxDB queue, charts.
 //! - [`sites`]: site registration, tokens and the admin site API.
-//! - [`auth`]: admin and site credentials on requests.
+//! - [`auth`]: who a request's token belongs to (bootstrap admin, scoped tokens, site tokens).
+//! - [`access`]: the route → role table and the guard that applies it.
+//! - [`tokens`]: creating, rotating, revoking tokens; the audit log.
 //! - [`ingest`]: `POST /api/v1/sites/{site}/aggregates`, record validation.
 //! - [`influx`]: line protocol, the v1 and v2 backends and the background writer.
 //! - [`query`]: `GET /api/v1/aggregates`.
@@ -14,6 +16,7 @@
 //! - [`startup`]: `Application::build`, the router, graceful shutdown.
 //! - [`cli`]: the `fogwhisk-hub` commands.
 
+pub mod access;
 pub mod auth;
 pub mod charts;
 pub mod cli;
@@ -30,3 +33,4 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tokens;

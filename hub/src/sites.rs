@@ -1,13 +1,13 @@
 //! Sites: registration (token shown once, stored hashed), listing, removal; the admin HTTP API and the CLI use it.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::Utc;
 use fogwhisk_wire::hub::{NewSite, SiteCreated, SiteInfo};
 
-use crate::auth::{hash_token, new_token, require_admin};
+use crate::auth::{hash_token, new_token, Caller};
 use crate::domain::{parse_tz, ParseError, SiteId};
 use crate::error::{json_rejection, ApiError};
 use crate::state::AppState;
@@ -91,37 +91,31 @@ pub fn remove(store: &Store, id: &str) -> Result<(), SiteError> {
     }
 }
 
-/// `/api/v1/sites` routes (admin only).
+/// `/api/v1/sites` routes (admin only, by [`crate::access::ROUTES`]).
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/sites", get(list).post(create)).route("/api/v1/sites/{site}", get(show).delete(delete))
 }
 
 async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<NewSite>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<SiteCreated>), ApiError> {
-    require_admin(&state, &headers)?;
     let Json(new) = body.map_err(json_rejection)?;
     let store = state.store.clone();
     let created = tokio::task::spawn_blocking(move || register(&store, &new)).await??;
     tracing::info!(site = %created.site.id, tz = %created.site.tz, "site registered");
+    crate::tokens::audit_async(&state, &caller, "site.add", created.site.id.clone(), "ok").await;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<SiteInfo>>, ApiError> {
-    require_admin(&state, &headers)?;
+async fn list(State(state): State<AppState>) -> Result<Json<Vec<SiteInfo>>, ApiError> {
     let store = state.store.clone();
     let sites = tokio::task::spawn_blocking(move || store.list_sites()).await??;
     Ok(Json(sites.iter().map(info).collect()))
 }
 
-async fn show(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(site): Path<String>,
-) -> Result<Json<SiteInfo>, ApiError> {
-    require_admin(&state, &headers)?;
+async fn show(State(state): State<AppState>, Path(site): Path<String>) -> Result<Json<SiteInfo>, ApiError> {
     let store = state.store.clone();
     let found = tokio::task::spawn_blocking(move || store.get_site(&site)).await??;
     found.map(|r| Json(info(&r))).ok_or_else(|| ApiError::NotFound("unknown site".into()))
@@ -129,13 +123,13 @@ async fn show(
 
 async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(site): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    require_admin(&state, &headers)?;
     let store = state.store.clone();
     let id = site.clone();
     tokio::task::spawn_blocking(move || remove(&store, &id)).await??;
     tracing::info!(site = %site, "site removed");
+    crate::tokens::audit_async(&state, &caller, "site.remove", site, "ok").await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -25,7 +25,7 @@ use crate::store::Store;
 /// The InfluxDB writer's name in logs and in `fogwhisk_hub_task_restarts_total{task=...}`.
 pub const WRITER_TASK: &str = "influx writer";
 
-/// The whole router.
+/// The whole router; every route passes the access guard ([`crate::access::ROUTES`]).
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(crate::metrics::handler))
@@ -34,6 +34,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::query::router())
         .merge(crate::page::router())
         .merge(crate::charts::router(&state.settings))
+        .merge(crate::tokens::router())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::access::guard))
         .fallback(|| async { crate::error::ApiError::NotFound("no such route".into()) })
         .with_state(state)
 }

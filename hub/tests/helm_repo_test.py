@@ -2,9 +2,12 @@
 """The hub as a Helm chart repository, exercised with Helm's own engine (helm-python-sdk, Helm v4).
 
 Starts the hub binary (HUB_BIN, default target/debug/fogwhisk-hub) on a free loopback port with
-anonymous reads off, packages charts with Helm, uploads them the way `helm cm-push` does (multipart
-field "chart", Basic auth) and as a raw body, reads index.yaml through Helm, pulls the chart back
-through Helm and compares digests. Prints "N passed, N failed"; exits non-zero on any failure.
+anonymous reads off; the admin token creates a publisher and a reader token and registers a site.
+Packages charts with Helm, uploads them with the publisher token the way `helm cm-push` does (multipart
+field "chart", Basic auth) and as a raw body, reads index.yaml through Helm with the reader token, pulls
+the chart back through Helm with the site token and compares digests; checks that no other token can
+upload, that a released version cannot be replaced (not even with ?force) and that a revoked token stops
+working at once. Prints "N passed, N failed"; exits non-zero on any failure.
 Needs: pip install helm-python-sdk
 """
 
@@ -34,10 +37,14 @@ def check(name, fn):
         print(f"FAIL {name}: {e!r}")
 
 
-def request(method, url, body=None, headers=None, auth=True):
+TOKENS = {"admin": ADMIN}
+
+
+def request(method, url, body=None, headers=None, auth="publisher"):
+    """`auth` names whose token goes as Basic <role>:<token> (None: no credentials)."""
     req = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
     if auth:
-        token = base64.b64encode(f"admin:{ADMIN}".encode()).decode()
+        token = base64.b64encode(f"{auth}:{TOKENS[auth]}".encode()).decode()
         req.add_header("Authorization", f"Basic {token}")
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
@@ -88,7 +95,20 @@ def main():
     return 0 if RESULTS["failed"] == 0 else 1
 
 
+def issue_tokens(base):
+    for role in ("publisher", "reader"):
+        status, text = request("POST", f"{base}/api/v1/tokens", json.dumps({"role": role}).encode(),
+                               {"Content-Type": "application/json"}, auth="admin")
+        assert status == 201, (status, text)
+        TOKENS[role] = json.loads(text)["token"]
+    status, text = request("POST", f"{base}/api/v1/sites", json.dumps({"id": "torino", "tz": "Europe/Rome"}).encode(),
+                           {"Content-Type": "application/json"}, auth="admin")
+    assert status == 201, (status, text)
+    TOKENS["site"] = json.loads(text)["token"]
+
+
 def run(work, base):
+    issue_tokens(base)
     src = os.path.join(work, "src")
     os.makedirs(src)
     helm.Chart.create("edge", src)
@@ -98,6 +118,7 @@ def run(work, base):
     os.makedirs(pkgs)
     v1 = helm.package(chart_dir, destination=pkgs, version="0.1.0")
     v2 = helm.package(chart_dir, destination=pkgs, version="0.2.0", app_version="2.0")
+    v9 = helm.package(chart_dir, destination=pkgs, version="0.9.0")
     data1 = open(v1, "rb").read()
 
     def upload_multipart():
@@ -110,7 +131,7 @@ def run(work, base):
         assert status == 201, (status, text)
 
     def index_through_helm():
-        idx = helm.repo_index(base, username="admin", password=ADMIN)
+        idx = helm.repo_index(base, username="reader", password=TOKENS["reader"])
         versions = [e["version"] for e in idx["entries"]["edge"]]
         assert versions == ["0.2.0", "0.1.0"], versions
         entry = idx["entries"]["edge"][1]
@@ -121,17 +142,17 @@ def run(work, base):
     def pull_back_through_helm():
         dest = os.path.join(work, "pulled")
         os.makedirs(dest)
-        helm.pull("edge", repo_url=base, version="0.1.0", destination=dest, username="admin", password=ADMIN)
+        helm.pull("edge", repo_url=base, version="0.1.0", destination=dest, username="site", password=TOKENS["site"])
         pulled = os.path.join(dest, "edge-0.1.0.tgz")
         assert helm.digest(pulled) == helm.digest(v1)
         latest = os.path.join(work, "latest")
         os.makedirs(latest)
-        helm.pull("edge", repo_url=base, destination=latest, username="admin", password=ADMIN)
+        helm.pull("edge", repo_url=base, destination=latest, username="site", password=TOKENS["site"])
         assert os.listdir(latest) == ["edge-0.2.0.tgz"], os.listdir(latest)
         assert helm.Chart.load(os.path.join(latest, "edge-0.2.0.tgz")).version == "0.2.0"
 
     def reads_need_credentials():
-        status, _ = request("GET", f"{base}/index.yaml", auth=False)
+        status, _ = request("GET", f"{base}/index.yaml", auth=None)
         assert status == 401, status
         try:
             helm.repo_index(base)
@@ -139,12 +160,33 @@ def run(work, base):
             return
         raise AssertionError("helm read the index without credentials")
 
-    def existing_version_conflicts_unless_forced():
+    def only_the_publisher_uploads():
+        body, headers = multipart({"chart": ("edge-0.9.0.tgz", open(v9, "rb").read())})
+        for who in ("admin", "reader", "site"):
+            status, _ = request("POST", f"{base}/api/charts", body, headers, auth=who)
+            assert status == 403, (who, status)
+        status, _ = request("DELETE", f"{base}/api/charts/edge/0.1.0", auth="site")
+        assert status == 403, status
+        status, _ = request("GET", f"{base}/index.yaml", auth="admin")
+        assert status == 403, status
+
+    def released_version_is_immutable_even_forced():
         body, headers = multipart({"chart": ("edge-0.1.0.tgz", data1)})
         status, _ = request("POST", f"{base}/api/charts", body, headers)
         assert status == 409, status
-        status, _ = request("POST", f"{base}/api/charts?force", body, headers)
-        assert status == 201, status
+        status, text = request("POST", f"{base}/api/charts?force", body, headers)
+        assert status == 409 and b"immutable" in text, (status, text)
+
+    def revoked_token_stops_at_once():
+        status, text = request("GET", f"{base}/api/v1/tokens", auth="admin")
+        reader_id = next(t["id"] for t in json.loads(text) if t["role"] == "reader")
+        assert request("DELETE", f"{base}/api/v1/tokens/{reader_id}", auth="admin")[0] == 204
+        assert request("GET", f"{base}/index.yaml", auth="reader")[0] == 401
+        try:
+            helm.repo_index(base, username="reader", password=TOKENS["reader"])
+        except helm.HelmError:
+            return
+        raise AssertionError("helm read the index with a revoked token")
 
     def api_listing_and_delete():
         status, text = request("GET", f"{base}/api/charts/edge")
@@ -152,7 +194,7 @@ def run(work, base):
         assert request("HEAD", f"{base}/api/charts/edge/0.2.0")[0] == 200
         assert request("DELETE", f"{base}/api/charts/edge/0.2.0")[0] == 200
         assert request("HEAD", f"{base}/api/charts/edge/0.2.0")[0] == 404
-        idx = helm.repo_index(base, username="admin", password=ADMIN)
+        idx = helm.repo_index(base, username="site", password=TOKENS["site"])
         assert [e["version"] for e in idx["entries"]["edge"]] == ["0.1.0"]
 
     check("upload multipart (helm cm-push form)", upload_multipart)
@@ -160,8 +202,10 @@ def run(work, base):
     check("index.yaml read by helm: newest first, digest", index_through_helm)
     check("pull back through helm: digest equal", pull_back_through_helm)
     check("reads need credentials when anonymous reads are off", reads_need_credentials)
-    check("409 on existing version unless ?force", existing_version_conflicts_unless_forced)
+    check("admin, reader and site tokens cannot upload or delete; admin cannot read", only_the_publisher_uploads)
+    check("409 on a released version, ?force included", released_version_is_immutable_even_forced)
     check("api listing, HEAD and DELETE", api_listing_and_delete)
+    check("a revoked reader token gets 401 at once, through helm too", revoked_token_stops_at_once)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,14 @@
 //! Chart repository reads (`/index.yaml`, `/charts/<file>`, `/api/charts...`), deletion and `/health`.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::{json, Value};
 
 use super::archive::{check_name, check_version};
 use super::{archive_file, index};
-use crate::auth::{require_admin, require_reader};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -23,8 +23,7 @@ async fn entries(state: &AppState) -> Result<Vec<(String, String, Value)>, ApiEr
 }
 
 /// `GET /index.yaml`.
-pub async fn index_yaml(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    require_reader(&state, &headers)?;
+pub async fn index_yaml(State(state): State<AppState>) -> Result<Response, ApiError> {
     let yaml = index::index_yaml(entries(&state).await?);
     Ok(([(header::CONTENT_TYPE, "application/x-yaml")], yaml).into_response())
 }
@@ -39,12 +38,7 @@ fn safe_file(file: &str) -> bool {
 }
 
 /// `GET /charts/<name>-<version>.tgz` (and `.tgz.prov`).
-pub async fn download(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(file): Path<String>,
-) -> Result<Response, ApiError> {
-    require_reader(&state, &headers)?;
+pub async fn download(State(state): State<AppState>, Path(file): Path<String>) -> Result<Response, ApiError> {
     if !safe_file(&file) {
         return Err(ApiError::NotFound(format!("no chart file {file:?}")));
     }
@@ -62,18 +56,12 @@ pub async fn download(
 }
 
 /// `GET /api/charts`: every chart, versions newest first.
-pub async fn list_all(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    require_reader(&state, &headers)?;
+pub async fn list_all(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!(index::by_name(entries(&state).await?))))
 }
 
 /// `GET /api/charts/<name>`.
-pub async fn list_versions(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    require_reader(&state, &headers)?;
+pub async fn list_versions(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     let mut all = index::by_name(entries(&state).await?);
     all.remove(&name).map(|v| Json(json!(v))).ok_or_else(|| ApiError::NotFound(format!("no chart named {name:?}")))
 }
@@ -89,31 +77,29 @@ async fn find(state: &AppState, name: &str, version: &str) -> Result<Value, ApiE
 /// `GET /api/charts/<name>/<version>`.
 pub async fn describe(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    require_reader(&state, &headers)?;
     Ok(Json(find(&state, &name, &version).await?))
 }
 
 /// `HEAD /api/charts/<name>/<version>`: 200 when it exists, 404 otherwise.
 pub async fn exists(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    require_reader(&state, &headers)?;
     find(&state, &name, &version).await.map(|_| StatusCode::OK)
 }
 
 /// `DELETE /api/charts/<name>/<version>`: removes the entry, the archive and its provenance file.
 pub async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    require_admin(&state, &headers)?;
-    find(&state, &name, &version).await?;
+    if let Err(e) = find(&state, &name, &version).await {
+        crate::tokens::audit_async(&state, &caller, "chart.delete", format!("{name} {version}"), "not_found").await;
+        return Err(e);
+    }
     let store = state.store.clone();
     let (n, v) = (name.clone(), version.clone());
     tokio::task::spawn_blocking(move || store.chart_delete(&n, &v)).await??;
@@ -121,6 +107,7 @@ pub async fn delete(
     for f in [file.clone(), format!("{file}.prov")] {
         let _ = tokio::fs::remove_file(state.charts_dir.join(f)).await;
     }
-    tracing::info!(chart = %name, version = %version, "chart deleted");
+    tracing::info!(chart = %name, version = %version, credential = %caller.id, "chart deleted");
+    crate::tokens::audit_async(&state, &caller, "chart.delete", format!("{name} {version}"), "ok").await;
     Ok(Json(json!({ "deleted": true })))
 }

@@ -1,18 +1,20 @@
-//! `POST /api/charts` (raw body or multipart `chart`/`prov`) and `POST /api/prov`.
+//! `POST /api/charts` (raw body or multipart `chart`/`prov`) and `POST /api/prov`. A released version
+//! (stored now or ever before) is immutable: uploading it again is a 409, `?force` included, unless
+//! `charts.allow_overwrite` is on (then `?force` replaces it). Every upload is audited with its credential.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::Json;
+use axum::http::{header, StatusCode};
+use axum::{Extension, Json};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::archive::{inspect, ArchiveError};
 use super::{archive_file, prov};
-use crate::auth::require_admin;
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::metrics::OutcomeLabel;
 use crate::state::AppState;
@@ -82,13 +84,28 @@ fn write_atomic(dir: &Path, file: &str, bytes: &[u8]) -> Result<(), ApiError> {
     std::fs::rename(&tmp, dir.join(file)).map_err(io)
 }
 
-fn save_chart(state: &AppState, bytes: &[u8], overwrite: bool) -> Result<Value, ApiError> {
-    let meta = inspect(bytes).map_err(invalid)?;
-    if !overwrite && state.store.chart_exists(&meta.name, &meta.version)? {
-        return Err(ApiError::Conflict(format!(
-            "chart {} version {} already exists (send ?force to replace it)",
-            meta.name, meta.version
-        )));
+fn immutable(what: &str, state: &AppState) -> ApiError {
+    let how = if state.settings.charts.allow_overwrite {
+        "send ?force to replace it"
+    } else {
+        "released versions are immutable: publish a new version (charts.allow_overwrite is off)"
+    };
+    ApiError::Conflict(format!("{what} already exists; {how}"))
+}
+
+fn save_chart(state: &AppState, caller: &Caller, bytes: &[u8], overwrite: bool) -> Result<Value, ApiError> {
+    let meta = match inspect(bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            crate::tokens::audit(&state.store, &caller.id, "chart.upload", "(invalid archive)", "refused");
+            return Err(invalid(e));
+        }
+    };
+    let target = format!("{} {}", meta.name, meta.version);
+    let replaced = state.store.chart_released(&meta.name, &meta.version)?;
+    if replaced && !overwrite {
+        crate::tokens::audit(&state.store, &caller.id, "chart.upload", &target, "conflict");
+        return Err(immutable(&format!("chart {} version {}", meta.name, meta.version), state));
     }
     let file = archive_file(&meta.name, &meta.version);
     write_atomic(&state.charts_dir, &file, bytes)?;
@@ -98,25 +115,41 @@ fn save_chart(state: &AppState, bytes: &[u8], overwrite: bool) -> Result<Value, 
     entry.insert("digest".into(), json!(hex::encode(Sha256::digest(bytes))));
     let entry = Value::Object(entry);
     match state.store.chart_put(&meta.name, &meta.version, &entry, true) {
-        Ok(()) => Ok(entry),
+        Ok(()) => {
+            let outcome = if replaced { "replaced" } else { "ok" };
+            crate::tokens::audit(&state.store, &caller.id, "chart.upload", &target, outcome);
+            Ok(entry)
+        }
         Err(e @ StoreError::Exists(_)) => Err(ApiError::Conflict(e.to_string())),
         Err(e) => Err(e.into()),
     }
 }
 
-fn save_prov(state: &AppState, bytes: &[u8], overwrite: bool) -> Result<(), ApiError> {
-    let (name, version) = prov::chart_of(bytes).map_err(invalid)?;
+fn save_prov(state: &AppState, caller: &Caller, bytes: &[u8], overwrite: bool) -> Result<(), ApiError> {
+    let (name, version) = match prov::chart_of(bytes) {
+        Ok(nv) => nv,
+        Err(e) => {
+            crate::tokens::audit(&state.store, &caller.id, "prov.upload", "(invalid provenance)", "refused");
+            return Err(invalid(e));
+        }
+    };
+    let target = format!("{name} {version}");
     let file = format!("{}.prov", archive_file(&name, &version));
-    if !overwrite && state.charts_dir.join(&file).exists() {
-        return Err(ApiError::Conflict(format!("provenance file {file} already exists (send ?force to replace it)")));
+    let replaced = state.charts_dir.join(&file).exists();
+    if replaced && !overwrite {
+        crate::tokens::audit(&state.store, &caller.id, "prov.upload", &target, "conflict");
+        return Err(immutable(&format!("provenance file {file}"), state));
     }
-    write_atomic(&state.charts_dir, &file, bytes)
+    write_atomic(&state.charts_dir, &file, bytes)?;
+    crate::tokens::audit(&state.store, &caller.id, "prov.upload", &target, if replaced { "replaced" } else { "ok" });
+    Ok(())
 }
 
+/// Whether this upload may replace a released version: `?force` and `charts.allow_overwrite` both.
 fn overwrite(state: &AppState, params: Params) -> bool {
     let force =
         params.ok().is_some_and(|Query(p)| p.get("force").is_some_and(|v| v.is_empty() || v == "true" || v == "1"));
-    force || state.settings.charts.allow_overwrite
+    force && state.settings.charts.allow_overwrite
 }
 
 fn count(state: &AppState, r: &Result<(StatusCode, Json<Value>), ApiError>) {
@@ -131,23 +164,22 @@ fn count(state: &AppState, r: &Result<(StatusCode, Json<Value>), ApiError>) {
 /// `POST /api/charts`: a chart archive as the raw body, or multipart fields `chart` and optionally `prov`.
 pub async fn upload_chart(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     params: Params,
     req: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let result = async {
-        require_admin(&state, &headers)?;
         let force = overwrite(&state, params);
         let parts = read_parts(&state, req, "chart").await?;
         let _guard = UPLOAD_LOCK.lock().await;
         let st = state.clone();
         tokio::task::spawn_blocking(move || {
             if let Some(chart) = &parts.chart {
-                let entry = save_chart(&st, chart, force)?;
-                tracing::info!(chart = %entry["name"], version = %entry["version"], "chart stored");
+                let entry = save_chart(&st, &caller, chart, force)?;
+                tracing::info!(chart = %entry["name"], version = %entry["version"], credential = %caller.id, "chart stored");
             }
             if let Some(p) = &parts.prov {
-                save_prov(&st, p, force)?;
+                save_prov(&st, &caller, p, force)?;
             }
             if parts.chart.is_none() && parts.prov.is_none() {
                 return Err(ApiError::bad_request(
@@ -167,11 +199,10 @@ pub async fn upload_chart(
 /// `POST /api/prov`: a provenance file as the raw body or multipart field `prov`.
 pub async fn upload_prov(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     params: Params,
     req: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    require_admin(&state, &headers)?;
     let force = overwrite(&state, params);
     let parts = read_parts(&state, req, "prov").await?;
     let Some(p) = parts.prov else {
@@ -182,6 +213,6 @@ pub async fn upload_prov(
     };
     let _guard = UPLOAD_LOCK.lock().await;
     let st = state.clone();
-    tokio::task::spawn_blocking(move || save_prov(&st, &p, force)).await??;
+    tokio::task::spawn_blocking(move || save_prov(&st, &caller, &p, force)).await??;
     Ok((StatusCode::CREATED, Json(json!({ "saved": true }))))
 }

@@ -7,14 +7,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Deserialize;
 
-use crate::auth::require_reader;
 use crate::domain::{parse_day, SiteId};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -44,10 +42,8 @@ fn esc(s: &str) -> String {
 
 async fn page(
     State(state): State<AppState>,
-    headers: HeaderMap,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    require_reader(&state, &headers)?;
     let site = query.ok().and_then(|Query(q)| q.site).filter(|s| SiteId::parse(s).is_ok());
     let store = state.store.clone();
     let filter = AggregateFilter { site: site.clone(), ..Default::default() };

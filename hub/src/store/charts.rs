@@ -1,15 +1,17 @@
-//! Chart index entries keyed by (name, version); the archives themselves live in the charts folder.
+//! Chart index entries keyed by (name, version), and the versions ever released (kept after a delete, so
+//! a released version is never replaced unless overwriting is allowed); the archives live in the charts folder.
 
 use redb::ReadableTable;
 
-use super::{Store, StoreError, CHARTS};
+use super::{Store, StoreError, CHARTS, RELEASED};
 
 fn key(name: &str, version: &str) -> String {
     format!("{name}\u{0}{version}")
 }
 
 impl Store {
-    /// Stores a chart's index entry (JSON); with `overwrite` false an existing version is an `Exists` error.
+    /// Stores a chart's index entry (JSON) and marks the version released; with `overwrite` false a version
+    /// stored now or ever before is an `Exists` error.
     pub fn chart_put(
         &self,
         name: &str,
@@ -21,10 +23,13 @@ impl Store {
         {
             let mut charts = txn.open_table(CHARTS)?;
             let k = key(name, version);
-            if !overwrite && charts.get(k.as_str())?.is_some() {
+            let mut released = txn.open_table(RELEASED)?;
+            if !overwrite && (charts.get(k.as_str())?.is_some() || released.get(k.as_str())?.is_some()) {
                 return Err(StoreError::Exists(format!("chart {name} version {version}")));
             }
             charts.insert(k.as_str(), serde_json::to_vec(entry)?.as_slice())?;
+            let digest = entry.get("digest").and_then(|d| d.as_str()).unwrap_or_default();
+            released.insert(k.as_str(), digest)?;
         }
         txn.commit()?;
         Ok(())
@@ -34,6 +39,13 @@ impl Store {
     pub fn chart_exists(&self, name: &str, version: &str) -> Result<bool, StoreError> {
         let txn = self.db().begin_read()?;
         Ok(txn.open_table(CHARTS)?.get(key(name, version).as_str())?.is_some())
+    }
+
+    /// Whether a chart version was ever released (stored now, or stored and deleted).
+    pub fn chart_released(&self, name: &str, version: &str) -> Result<bool, StoreError> {
+        let txn = self.db().begin_read()?;
+        let k = key(name, version);
+        Ok(txn.open_table(CHARTS)?.get(k.as_str())?.is_some() || txn.open_table(RELEASED)?.get(k.as_str())?.is_some())
     }
 
     /// Every chart entry, as (name, version, entry), ordered by name then version text.

@@ -1,15 +1,18 @@
 //! The hub's durable embedded store (redb, one file in the data folder): the source of truth.
 //!
-//! Tables: sites, site-token hashes, aggregates, the InfluxDB write queue (one row per accepted batch,
-//! with a line counter in `meta`) and chart index entries.
+//! Tables: sites, site-token hashes, scoped credentials and their hashes, the audit log, aggregates, the
+//! InfluxDB write queue (one row per accepted batch, with a line counter in `meta`), chart index entries and
+//! every chart version ever released (so a deleted version cannot come back with other content).
 //! Every multi-row change is one transaction, so nothing is ever half-written.
 
 mod aggregates;
 mod charts;
+mod credentials;
 mod queue;
 mod sites;
 
 pub use aggregates::{AggregateFilter, StoredRecord};
+pub use credentials::{AuditEntry, CredentialRecord};
 pub use queue::QueuedLine;
 pub use sites::SiteRecord;
 
@@ -24,6 +27,10 @@ pub(crate) const AGGREGATES: TableDefinition<&str, &[u8]> = TableDefinition::new
 pub(crate) const QUEUE: TableDefinition<u64, &[u8]> = TableDefinition::new("influx_queue");
 pub(crate) const CHARTS: TableDefinition<&str, &[u8]> = TableDefinition::new("charts");
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub(crate) const CREDENTIALS: TableDefinition<&str, &[u8]> = TableDefinition::new("credentials");
+pub(crate) const CREDENTIAL_HASHES: TableDefinition<&str, &str> = TableDefinition::new("credential_hashes");
+pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+pub(crate) const RELEASED: TableDefinition<&str, &str> = TableDefinition::new("chart_releases");
 
 /// A store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +100,10 @@ impl Store {
         txn.open_table(QUEUE)?;
         txn.open_table(CHARTS)?;
         txn.open_table(META)?;
+        txn.open_table(CREDENTIALS)?;
+        txn.open_table(CREDENTIAL_HASHES)?;
+        txn.open_table(AUDIT)?;
+        txn.open_table(RELEASED)?;
         txn.commit()?;
         Ok(Store { db: Arc::new(db) })
     }

@@ -92,6 +92,20 @@ impl TestApp {
         body["token"].as_str().unwrap().to_string()
     }
 
+    /// Creates a scoped token (`admin`, `publisher`, `reader`) through the admin API; returns the token.
+    pub async fn token(&self, role: &str) -> String {
+        let resp = self
+            .client
+            .post(format!("{}/api/v1/tokens", self.base))
+            .bearer_auth(ADMIN)
+            .json(&json!({"role": role}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201, "creating a {role} token");
+        resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+    }
+
     /// Posts a batch body (any JSON) as `site` with `token`.
     pub async fn post_batch(&self, site: &str, token: &str, body: &Value) -> reqwest::Response {
         self.client
@@ -103,7 +117,7 @@ impl TestApp {
             .unwrap()
     }
 
-    /// GET with admin credentials, returning JSON.
+    /// GET with admin credentials, returning JSON (reads are anonymous in the test settings; admin routes need admin).
     pub async fn get_json(&self, path: &str) -> Value {
         let resp = self.client.get(format!("{}{path}", self.base)).bearer_auth(ADMIN).send().await.unwrap();
         assert!(resp.status().is_success(), "GET {path}: {}", resp.status());

@@ -11,3 +11,4 @@ mod operations;
 mod query;
 mod sites;
 mod supervised;
+mod tokens;

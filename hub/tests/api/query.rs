@@ -53,14 +53,18 @@ async fn aggregate_query_filters_by_site_datacenter_metric_and_days() {
 }
 
 #[tokio::test]
-async fn reads_need_admin_when_anonymous_reads_are_off() {
+async fn reads_need_a_reader_token_when_anonymous_reads_are_off() {
     let app = spawn_app_with(|s| s.anonymous_reads = false).await;
+    let reader = app.token("reader").await;
     for path in ["/", "/api/v1/aggregates"] {
         let r = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
         assert_eq!(r.status(), 401, "{path}");
         assert!(r.headers().get("www-authenticate").is_some());
-        let r = app.client.get(format!("{}{path}", app.base)).basic_auth("admin", Some(ADMIN)).send().await.unwrap();
+        let r = app.client.get(format!("{}{path}", app.base)).basic_auth("reader", Some(&reader)).send().await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
+        // The admin token administers; reading is a reader's job.
+        let r = app.client.get(format!("{}{path}", app.base)).bearer_auth(ADMIN).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{path}");
     }
     app.stop().await;
 }

@@ -48,21 +48,13 @@ pub fn init_body(spec: &ActionSpec, ctx: &RunContext) -> Value {
     for (k, v) in &spec.init_env {
         env.insert(k.clone(), v.clone().into());
     }
-    let main = if spec.main.is_empty() {
-        "main"
-    } else {
-        spec.main.as_str()
-    };
+    let main = if spec.main.is_empty() { "main" } else { spec.main.as_str() };
     json!({ "value": { "name": spec.name, "main": main, "code": spec.code, "binary": spec.binary, "env": env } })
 }
 
 /// The `/run` body: the parameters and the activation context as string fields.
 pub fn run_body(ctx: &RunContext) -> Value {
-    let params = if ctx.params.is_object() {
-        ctx.params.clone()
-    } else {
-        json!({})
-    };
+    let params = if ctx.params.is_object() { ctx.params.clone() } else { json!({}) };
     let mut body = json!({
         "value": params,
         "namespace": ctx.namespace,
@@ -78,23 +70,46 @@ pub fn run_body(ctx: &RunContext) -> Value {
     body
 }
 
+/// The `/run` body of [`run_body`] for the wire, serialized into `buf` straight from `ctx` (no copy of the
+/// parameters).
+pub fn write_run_body(ctx: &RunContext, buf: &mut Vec<u8>) {
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        value: &'a Value,
+        namespace: &'a str,
+        action_name: &'a str,
+        action_version: &'a str,
+        activation_id: &'a str,
+        transaction_id: &'a str,
+        deadline: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        api_key: Option<&'a str>,
+    }
+    let empty = Value::Object(Map::new());
+    let body = Body {
+        value: if ctx.params.is_object() { &ctx.params } else { &empty },
+        namespace: &ctx.namespace,
+        action_name: &ctx.action_name,
+        action_version: &ctx.action_version,
+        activation_id: &ctx.activation_id,
+        transaction_id: &ctx.transaction_id,
+        deadline: ctx.deadline_ms.to_string(),
+        api_key: ctx.api_key.as_deref(),
+    };
+    // serializing borrowed strings and a Value into a Vec cannot fail
+    let _ = serde_json::to_writer(buf, &body);
+}
+
 /// Interprets a `/run` reply: status, result value and result size.
 pub fn interpret_run(reply: &HttpReply, max_result_bytes: usize) -> (RunStatus, Value) {
     if reply.size > max_result_bytes {
-        return (
-            RunStatus::ApplicationError,
-            error_value(truncated_message(reply.size, max_result_bytes)),
-        );
+        return (RunStatus::ApplicationError, error_value(truncated_message(reply.size, max_result_bytes)));
     }
     let parsed: Option<Value> = serde_json::from_slice(&reply.body).ok();
     match parsed {
         Some(v @ (Value::Object(_) | Value::Array(_))) if reply.status == 200 => {
             let is_error = v.as_object().is_some_and(|o| o.contains_key("error"));
-            let status = if is_error {
-                RunStatus::ApplicationError
-            } else {
-                RunStatus::Success
-            };
+            let status = if is_error { RunStatus::ApplicationError } else { RunStatus::Success };
             (status, v)
         }
         Some(Value::Object(o)) if o.contains_key("error") => {
@@ -134,44 +149,51 @@ mod tests {
     use super::*;
 
     fn reply(status: u16, body: &str) -> HttpReply {
-        HttpReply {
-            status,
-            body: body.as_bytes().to_vec(),
-            size: body.len(),
-        }
+        HttpReply { status, body: body.as_bytes().to_vec(), size: body.len() }
     }
 
     #[test]
     fn maps_run_replies() {
         assert_eq!(interpret_run(&reply(200, r#"{"a":1}"#), 100).0, RunStatus::Success);
         assert_eq!(interpret_run(&reply(200, "[1]"), 100).0, RunStatus::Success);
-        assert_eq!(
-            interpret_run(&reply(200, r#"{"error":"x"}"#), 100).0,
-            RunStatus::ApplicationError
-        );
+        assert_eq!(interpret_run(&reply(200, r#"{"error":"x"}"#), 100).0, RunStatus::ApplicationError);
         let (s, v) = interpret_run(&reply(502, r#"{"error":"boom"}"#), 100);
         assert_eq!((s, v), (RunStatus::DeveloperError, json!({"error":"boom"})));
         let (s, v) = interpret_run(&reply(200, "3"), 100);
         assert_eq!((s, v), (RunStatus::DeveloperError, error_value(MSG_BAD_RESPONSE)));
-        let (s, v) = interpret_run(
-            &HttpReply {
-                status: 200,
-                body: b"{}".to_vec(),
-                size: 500,
-            },
-            100,
-        );
+        let (s, v) = interpret_run(&HttpReply { status: 200, body: b"{}".to_vec(), size: 500 }, 100);
         assert_eq!(s, RunStatus::ApplicationError);
         assert_eq!(v["error"], truncated_message(500, 100));
     }
 
     #[test]
+    fn the_wire_run_body_is_the_run_body() {
+        let mut ctx = RunContext {
+            params: json!({"a": [1, 2]}),
+            namespace: "guest".into(),
+            action_name: "/guest/x".into(),
+            action_version: "0.0.1".into(),
+            activation_id: "id".into(),
+            transaction_id: "tid".into(),
+            deadline_ms: 42,
+            api_key: None,
+        };
+        for key in [None, Some("k:v".to_string())] {
+            ctx.api_key = key;
+            let mut buf = Vec::new();
+            write_run_body(&ctx, &mut buf);
+            assert_eq!(serde_json::from_slice::<Value>(&buf).unwrap(), run_body(&ctx));
+        }
+        ctx.params = json!("not an object");
+        let mut buf = Vec::new();
+        write_run_body(&ctx, &mut buf);
+        assert_eq!(serde_json::from_slice::<Value>(&buf).unwrap()["value"], json!({}));
+    }
+
+    #[test]
     fn maps_init_replies() {
         assert!(interpret_init(&reply(200, "{}")).is_ok());
-        assert_eq!(
-            interpret_init(&reply(502, r#"{"error":"bad"}"#)).unwrap_err(),
-            json!({"error":"bad"})
-        );
+        assert_eq!(interpret_init(&reply(502, r#"{"error":"bad"}"#)).unwrap_err(), json!({"error":"bad"}));
         let e = interpret_init(&reply(500, "oops")).unwrap_err();
         assert_eq!(e["error"], "The action failed during initialization: oops");
     }

@@ -51,7 +51,10 @@ async function main(p) {
 async fn probe_attacks() {
     let t = pool().await;
     // the victim: a warm process of another namespace's action, with its key
-    let victim = node("victim@1", "function main() { return { key: process.env.__OW_API_KEY, pid: process.pid, dir: process.cwd() }; }");
+    let victim = node(
+        "victim@1",
+        "function main() { return { key: process.env.__OW_API_KEY, pid: process.pid, dir: process.cwd() }; }",
+    );
     let mut vctx = ctx(json!({}));
     vctx.namespace = "guest".into();
     vctx.api_key = Some("guest-uuid:guest-key".into());
@@ -202,22 +205,43 @@ attack_tests! {
     a_log_flood_is_truncated => log_flood_is_truncated,
 }
 
-#[tokio::test]
-async fn the_channel_refuses_requests_without_the_secret_and_extra_context_keys() {
+/// The bytes sent to `socket` get no answer at all: the connection ends (or stays silent) without a byte back.
+async fn unanswered(socket: &std::path::Path, bytes: &[u8]) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::UnixStream::connect(socket).await.unwrap();
+    let _ = s.write_all(bytes).await;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut buf)).await;
+    assert!(buf.is_empty(), "answered without the secret: {}", String::from_utf8_lossy(&buf));
+}
+
+fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = ((payload.len() + 5) as u32).to_be_bytes().to_vec();
+    f.push(kind);
+    f.extend_from_slice(&[0, 0, 0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+async fn channel_refuses(protocol: fogwhisk_runtime::process::Protocol) {
+    use fogwhisk_runtime::process::frame::{HELLO, INIT};
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&dir);
-    let proc = fogwhisk_runtime::RuntimeProcess::spawn(&cfg, fogwhisk_runtime::RuntimeKind::Nodejs20, 256)
-        .await
-        .unwrap();
-    // a request without the secret gets no answer at all
-    let mut s = tokio::net::UnixStream::connect(proc.socket()).await.unwrap();
+    let proc =
+        fogwhisk_runtime::RuntimeProcess::spawn_with(&cfg, fogwhisk_runtime::RuntimeKind::Nodejs20, 256, protocol)
+            .await
+            .unwrap();
     let body = r#"{"value":{"code":"function main(){return {}}","main":"main"}}"#;
-    let req = format!("POST /init HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
-    assert!(buf.is_empty(), "answered without the secret: {}", String::from_utf8_lossy(&buf));
+    // an HTTP request without the secret, and (framed) frames without it, a wrong one, or before the HELLO
+    let http = format!(
+        "POST /init HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    unanswered(proc.socket(), http.as_bytes()).await;
+    let wrong = [frame(HELLO, &[b'0'; 64]), frame(INIT, body.as_bytes())].concat();
+    unanswered(proc.socket(), &wrong).await;
+    unanswered(proc.socket(), &frame(INIT, body.as_bytes())).await;
+    unanswered(proc.socket(), &[frame(HELLO, b""), frame(INIT, body.as_bytes())].concat()).await;
     // the stem cell is still uninitialized: the agent's own /init works
     let spec = node("env@1", "function main() { return { env: process.env }; }");
     let init = proc.init(&spec, &empty_ctx()).await.unwrap();
@@ -229,6 +253,15 @@ async fn the_channel_refuses_requests_without_the_secret_and_extra_context_keys(
     let reply = proc.post("/run", &run, Duration::from_secs(10), 1 << 20).await.unwrap();
     let env: Value = serde_json::from_slice(&reply.body).unwrap();
     assert!(env["env"].get("__OW_EVIL").is_none(), "{env}");
-    assert!(env["env"].get("FOGWHISK_SECRET").is_none() && env["env"].get("FOGWHISK_LISTEN_FD").is_none());
+    assert_eq!(env["env"]["__OW_API_HOST"], json!("http://127.0.0.1:1"), "a context key does: {env}");
+    for var in ["FOGWHISK_SECRET", "FOGWHISK_LISTEN_FD", "FOGWHISK_PROTOCOL"] {
+        assert!(env["env"].get(var).is_none(), "{var} reached the action: {env}");
+    }
     proc.kill().await;
+}
+
+#[tokio::test]
+async fn the_channel_refuses_requests_without_the_secret_and_extra_context_keys() {
+    channel_refuses(fogwhisk_runtime::process::Protocol::Framed).await;
+    channel_refuses(fogwhisk_runtime::process::Protocol::Http).await;
 }

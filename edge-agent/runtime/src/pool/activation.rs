@@ -20,10 +20,7 @@ use crate::types::{ActionSpec, RunContext, RunOutcome, RunStatus};
 const DEAD_LOG_WAIT: Duration = Duration::from_millis(300);
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn failed(status: RunStatus, error: Value, wait_time_ms: u64) -> RunOutcome {
@@ -62,11 +59,7 @@ async fn acquire<'a>(
         let grant = {
             let mut st = pool.lock();
             if st.closed {
-                return Err(failed(
-                    RunStatus::WhiskError,
-                    error_value(RuntimeError::ShutDown.to_string()),
-                    0,
-                ));
+                return Err(failed(RunStatus::WhiskError, error_value(RuntimeError::ShutDown.to_string()), 0));
             }
             st.acquire(spec, pool.cfg.user_memory_mb, &mut evicted)
         };
@@ -77,11 +70,7 @@ async fn acquire<'a>(
         match grant {
             Grant::Warm(id, proc) => {
                 let guard = SlotGuard::new(pool, id, spec.concurrency <= 1);
-                return Ok(Lease {
-                    guard,
-                    proc: Some(proc),
-                    warm: true,
-                });
+                return Ok(Lease { guard, proc: Some(proc), warm: true });
             }
             Grant::Joined(id) => {
                 // if this wait is abandoned, only our run count is given back: the process is someone else's cold start
@@ -89,16 +78,9 @@ async fn acquire<'a>(
                 match wait_published(pool, id, deadline).await {
                     Joined::Ready(proc) => {
                         let guard = guard.retiring_on_drop(spec.concurrency <= 1);
-                        return Ok(Lease {
-                            guard,
-                            proc: Some(proc),
-                            warm: true,
-                        });
+                        return Ok(Lease { guard, proc: Some(proc), warm: true });
                     }
-                    Joined::Gone => {
-                        guard.forget();
-                        continue;
-                    }
+                    Joined::Gone => guard.forget(),
                     Joined::TimedOut => {
                         guard.release_now(false);
                         let waited = started.elapsed().as_millis() as u64;
@@ -112,11 +94,7 @@ async fn acquire<'a>(
                     pool.refill.notify_one();
                 }
                 let guard = SlotGuard::new(pool, id, true);
-                return Ok(Lease {
-                    guard,
-                    proc,
-                    warm: false,
-                });
+                return Ok(Lease { guard, proc, warm: false });
             }
             Grant::TooBig => {
                 let msg = format!(
@@ -171,12 +149,7 @@ struct SlotGuard<'a> {
 
 impl<'a> SlotGuard<'a> {
     fn new(pool: &'a Pool, id: SlotId, retire_on_drop: bool) -> Self {
-        SlotGuard {
-            pool,
-            id,
-            retire_on_drop,
-            done: false,
-        }
+        SlotGuard { pool, id, retire_on_drop, done: false }
     }
 
     fn retiring_on_drop(mut self, retire: bool) -> Self {
@@ -285,11 +258,7 @@ pub(super) async fn run(pool: &Pool, spec: &ActionSpec, ctx: RunContext) -> RunO
     if !published {
         guard.forget();
         proc.terminate().await;
-        return failed(
-            RunStatus::WhiskError,
-            error_value(RuntimeError::ShutDown.to_string()),
-            wait_time_ms,
-        );
+        return failed(RunStatus::WhiskError, error_value(RuntimeError::ShutDown.to_string()), wait_time_ms);
     }
     pool.changed.notify_waiters();
     run_on(pool, spec, ctx, guard, proc, start_ms, Some(init_time_ms), wait_time_ms).await
@@ -314,12 +283,7 @@ async fn run_on(
         }
         Err(e) => {
             let timed_out = matches!(e, RuntimeError::Timeout(_));
-            (
-                RunStatus::DeveloperError,
-                protocol::failure_value(&e, false),
-                0,
-                timed_out,
-            )
+            (RunStatus::DeveloperError, protocol::failure_value(&e, false), 0, timed_out)
         }
     };
     // Developer errors (crash, timeout, memory, thrown exception) leave the process in an unknown state.
@@ -336,17 +300,7 @@ async fn run_on(
     } else {
         result
     };
-    RunOutcome {
-        status,
-        result,
-        logs,
-        start_ms,
-        end_ms: now_ms(),
-        init_time_ms,
-        wait_time_ms,
-        timed_out,
-        result_size,
-    }
+    RunOutcome { status, result, logs, start_ms, end_ms: now_ms(), init_time_ms, wait_time_ms, timed_out, result_size }
 }
 
 /// Node aborts by itself when its heap (sized from the memory limit) is full, before the watchdog sees it.
@@ -383,8 +337,5 @@ async fn collect(pool: &Pool, spec: &ActionSpec, proc: &RuntimeProcess, alive: b
         return vec![format_line(Utc::now(), Stream::Stderr, text)];
     }
     let wait = if alive { pool.cfg.sentinel_wait } else { DEAD_LOG_WAIT };
-    proc.logs()
-        .take_activation(wait)
-        .await
-        .into_formatted(spec.logs_limit_bytes)
+    proc.logs().take_activation(wait).await.into_formatted(spec.logs_limit_bytes)
 }

@@ -1,7 +1,8 @@
 //! One runtime process: spawned with a clean environment under a uid of its own, in its own process group and
-//! folder, reached over HTTP on a private Unix socket with a per-process secret, watched for memory, and ended
-//! with everything it started.
+//! folder, reached on a private Unix socket with a per-process secret (framed `/init` and `/run` for Fogwhisk's
+//! own runners, or the HTTP action-runtime protocol), watched for memory, and ended with everything it started.
 
+pub mod frame;
 pub mod identity;
 mod spawn;
 mod watchdog;
@@ -31,6 +32,31 @@ pub(crate) async fn wait_exit(exited: &mut watch::Receiver<bool>) {
     let _ = exited.wait_for(|e| *e).await;
 }
 
+/// How the agent speaks to a runtime process over its private socket (chosen per process at spawn).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Length-prefixed frames on persistent connections ([`frame`]): Fogwhisk's own runners.
+    Framed,
+    /// The OpenWhisk action-runtime protocol, HTTP/1.1 `POST /init` and `POST /run` (official runtime images).
+    Http,
+}
+
+impl Protocol {
+    /// The runner's name for it (`FOGWHISK_PROTOCOL`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Framed => "framed",
+            Protocol::Http => "http",
+        }
+    }
+}
+
+/// The agent's end of the channel.
+pub(crate) enum Channel {
+    Framed(frame::FramedChannel),
+    Http(reqwest::Client),
+}
+
 /// The status and body of a reply from a runtime process.
 #[derive(Debug, Clone)]
 pub struct HttpReply {
@@ -51,7 +77,7 @@ pub struct RuntimeProcess {
     socket: PathBuf,
     secret: String,
     dir: PathBuf,
-    client: reqwest::Client,
+    channel: Channel,
     logs: Arc<LogCapture>,
     memory_limit_mb: Arc<AtomicU64>,
     memory_killed: Arc<AtomicBool>,
@@ -62,9 +88,27 @@ pub struct RuntimeProcess {
 }
 
 impl RuntimeProcess {
-    /// Starts a runner of `kind` limited to `memory_mb`, and waits until it listens.
+    /// Starts a runner of `kind` limited to `memory_mb` speaking the framed protocol, and waits until it listens.
     pub async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -> Result<Self, RuntimeError> {
-        spawn::spawn(cfg, kind, memory_mb).await
+        spawn::spawn(cfg, kind, memory_mb, Protocol::Framed).await
+    }
+
+    /// [`RuntimeProcess::spawn`] with the protocol chosen by the caller.
+    pub async fn spawn_with(
+        cfg: &PoolConfig,
+        kind: RuntimeKind,
+        memory_mb: u64,
+        protocol: Protocol,
+    ) -> Result<Self, RuntimeError> {
+        spawn::spawn(cfg, kind, memory_mb, protocol).await
+    }
+
+    /// The protocol the process speaks.
+    pub fn protocol(&self) -> Protocol {
+        match self.channel {
+            Channel::Framed(_) => Protocol::Framed,
+            Channel::Http(_) => Protocol::Http,
+        }
     }
 
     /// The Unix socket the process serves the protocol on (in a folder only the agent can enter).
@@ -114,19 +158,19 @@ impl RuntimeProcess {
         &self.logs
     }
 
-    /// `POST /init` for `spec` in the context of the activation `ctx`, within the action's timeout.
+    /// `/init` for `spec` in the context of the activation `ctx`, within the action's timeout.
     pub async fn init(&self, spec: &ActionSpec, ctx: &RunContext) -> Result<HttpReply, RuntimeError> {
         let body = protocol::init_body(spec, ctx);
         self.post("/init", &body, spec.timeout, usize::MAX / 2).await
     }
 
-    /// `POST /run` with the activation `ctx`.
+    /// `/run` with the activation `ctx`.
     pub async fn run(&self, ctx: &RunContext, timeout: Duration) -> Result<HttpReply, RuntimeError> {
-        let body = protocol::run_body(ctx);
-        self.post("/run", &body, timeout, self.max_result_bytes).await
+        self.send("/run", |buf| protocol::write_run_body(ctx, buf), timeout, self.max_result_bytes).await
     }
 
-    /// Posts `body` to `path`; the reply body is kept up to `max_body` bytes (its full size is still counted).
+    /// Sends `body` to `path` (`/init` or `/run`); the reply body is kept up to `max_body` bytes (its full size
+    /// is still counted).
     pub async fn post(
         &self,
         path: &str,
@@ -134,31 +178,32 @@ impl RuntimeProcess {
         timeout: Duration,
         max_body: usize,
     ) -> Result<HttpReply, RuntimeError> {
-        let url = format!("http://runtime{path}");
-        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let write = |buf: &mut Vec<u8>| {
+            let _ = serde_json::to_writer(buf, body);
+        };
+        self.send(path, write, timeout, max_body).await
+    }
+
+    async fn send(
+        &self,
+        path: &str,
+        write_body: impl FnOnce(&mut Vec<u8>),
+        timeout: Duration,
+        max_body: usize,
+    ) -> Result<HttpReply, RuntimeError> {
         let exchange = async {
-            let mut resp = self
-                .client
-                .post(&url)
-                .header("content-type", "application/json")
-                .header(SECRET_HEADER, &self.secret)
-                .body(bytes)
-                .send()
-                .await
-                .map_err(|e| RuntimeError::Connection(e.to_string()))?;
-            let status = resp.status().as_u16();
-            let mut body = Vec::new();
-            let mut size = 0usize;
-            while let Some(chunk) = resp
-                .chunk()
-                .await
-                .map_err(|e| RuntimeError::Connection(e.to_string()))?
-            {
-                size += chunk.len();
-                let room = max_body.saturating_sub(body.len());
-                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            match &self.channel {
+                Channel::Framed(ch) => {
+                    let kind = frame::frame_type(path)
+                        .ok_or_else(|| RuntimeError::Connection(format!("no frame type for {path}")))?;
+                    ch.exchange(kind, write_body, max_body).await
+                }
+                Channel::Http(client) => {
+                    let mut bytes = Vec::with_capacity(512);
+                    write_body(&mut bytes);
+                    http_exchange(client, &self.secret, path, bytes, max_body).await
+                }
             }
-            Ok(HttpReply { status, body, size })
         };
         let mut exited = self.exited.clone();
         let result = tokio::select! {
@@ -169,15 +214,13 @@ impl RuntimeProcess {
             _ = wait_exit(&mut exited) => Err(RuntimeError::Exited),
         };
         match result {
-            Err(RuntimeError::Connection(_)) | Err(RuntimeError::Exited) if self.memory_exceeded() => {
+            Err(RuntimeError::Connection(_) | RuntimeError::Exited) if self.memory_exceeded() => {
                 Err(RuntimeError::MemoryExceeded(self.memory_limit_mb()))
             }
             Err(RuntimeError::Connection(msg)) => {
                 // A broken connection almost always means the process died; give its exit a moment to land.
                 let mut exited = self.exited.clone();
-                let died = tokio::time::timeout(Duration::from_millis(500), wait_exit(&mut exited))
-                    .await
-                    .is_ok();
+                let died = tokio::time::timeout(Duration::from_millis(500), wait_exit(&mut exited)).await.is_ok();
                 if self.memory_exceeded() {
                     Err(RuntimeError::MemoryExceeded(self.memory_limit_mb()))
                 } else if died {
@@ -215,6 +258,33 @@ impl RuntimeProcess {
     pub async fn kill(self) {
         self.terminate().await;
     }
+}
+
+/// One HTTP `POST` of the action-runtime protocol, the secret in [`SECRET_HEADER`].
+async fn http_exchange(
+    client: &reqwest::Client,
+    secret: &str,
+    path: &str,
+    bytes: Vec<u8>,
+    max_body: usize,
+) -> Result<HttpReply, RuntimeError> {
+    let mut resp = client
+        .post(format!("http://runtime{path}"))
+        .header("content-type", "application/json")
+        .header(SECRET_HEADER, secret)
+        .body(bytes)
+        .send()
+        .await
+        .map_err(|e| RuntimeError::Connection(e.to_string()))?;
+    let status = resp.status().as_u16();
+    let mut body = Vec::new();
+    let mut size = 0usize;
+    while let Some(chunk) = resp.chunk().await.map_err(|e| RuntimeError::Connection(e.to_string()))? {
+        size += chunk.len();
+        let room = max_body.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    Ok(HttpReply { status, body, size })
 }
 
 impl Drop for RuntimeProcess {

@@ -14,7 +14,7 @@ use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::identity::{self, Isolation, RuntimeUser};
-use super::{watchdog, RuntimeProcess};
+use super::{frame, watchdog, Channel, Protocol, RuntimeProcess};
 use crate::config::PoolConfig;
 use crate::error::RuntimeError;
 use crate::kind::RuntimeKind;
@@ -32,8 +32,9 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// SIGKILL to the process group led by `pid`.
 pub(crate) fn kill_group(pid: u32) {
-    // SAFETY: plain syscall; a negative pid would address other groups, so reject 0 and overflow.
+    // a negative pid would address other groups, so reject 0 and overflow
     if pid > 1 && pid <= i32::MAX as u32 {
+        // SAFETY: plain syscall on a positive process group id.
         unsafe {
             libc::killpg(pid as libc::pid_t, libc::SIGKILL);
         }
@@ -41,11 +42,7 @@ pub(crate) fn kill_group(pid: u32) {
 }
 
 fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> RuntimeError + 'a {
-    move |source| RuntimeError::Io {
-        what,
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| RuntimeError::Io { what, path: path.to_path_buf(), source }
 }
 
 /// The folder of the agent's sockets to its runtime processes: the agent's alone (0700).
@@ -82,7 +79,12 @@ fn node_heap_mb(memory_mb: u64) -> u64 {
     (memory_mb * 3 / 4).max(32)
 }
 
-pub(super) async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -> Result<RuntimeProcess, RuntimeError> {
+pub(super) async fn spawn(
+    cfg: &PoolConfig,
+    kind: RuntimeKind,
+    memory_mb: u64,
+    protocol: Protocol,
+) -> Result<RuntimeProcess, RuntimeError> {
     let runner = runners::runner_path(&cfg.work_dir, kind);
     if !runner.exists() {
         runners::write_runners(&cfg.work_dir)?;
@@ -112,9 +114,7 @@ pub(super) async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -
     let binary = cfg.binary(kind).to_path_buf();
     let mut cmd = tokio::process::Command::new(&binary);
     match kind {
-        RuntimeKind::Nodejs20 => cmd
-            .arg(format!("--max-old-space-size={}", node_heap_mb(memory_mb)))
-            .arg(&runner),
+        RuntimeKind::Nodejs20 => cmd.arg(format!("--max-old-space-size={}", node_heap_mb(memory_mb))).arg(&runner),
         RuntimeKind::Python311 => cmd.arg("-u").arg("-B").arg(&runner),
     };
     cmd.env_clear()
@@ -124,6 +124,7 @@ pub(super) async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -
         .env("__OW_API_HOST", &cfg.api_host)
         .env("FOGWHISK_LISTEN_FD", listen_fd.to_string())
         .env("FOGWHISK_SECRET", &secret)
+        .env("FOGWHISK_PROTOCOL", protocol.as_str())
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -133,11 +134,7 @@ pub(super) async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -
         // std drops supplementary groups (setgroups(0)) when a uid is set by root.
         cmd.uid(uid).gid(uid);
     }
-    let limits = Limits {
-        nofile: NOFILE_LIMIT,
-        fsize: cfg.max_file_bytes,
-        nproc: uid.map(|_| cfg.max_tasks),
-    };
+    let limits = Limits { nofile: NOFILE_LIMIT, fsize: cfg.max_file_bytes, nproc: uid.map(|_| cfg.max_tasks) };
     // SAFETY: the closure only calls async-signal-safe syscalls.
     unsafe {
         cmd.pre_exec(move || {
@@ -173,12 +170,7 @@ pub(super) async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -
     let (port_tx, port_rx) = oneshot::channel();
     let (exit_tx, exit_rx) = watch::channel(false);
     if let Some(out) = child.stdout.take() {
-        tokio::spawn(logs::pump(
-            BufReader::new(out),
-            Stream::Stdout,
-            logs.clone(),
-            Some(port_tx),
-        ));
+        tokio::spawn(logs::pump(BufReader::new(out), Stream::Stdout, logs.clone(), Some(port_tx)));
     }
     if let Some(err) = child.stderr.take() {
         tokio::spawn(logs::pump(BufReader::new(err), Stream::Stderr, logs.clone(), None));
@@ -197,11 +189,16 @@ pub(super) async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -
         exit_rx.clone(),
         stop.clone(),
     ));
-    let client = reqwest::Client::builder()
-        .unix_socket(socket.clone())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| RuntimeError::Connection(e.to_string()))?;
+    let channel = match protocol {
+        Protocol::Framed => Channel::Framed(frame::FramedChannel::new(socket.clone(), secret.clone())),
+        Protocol::Http => Channel::Http(
+            reqwest::Client::builder()
+                .unix_socket(socket.clone())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .build()
+                .map_err(|e| RuntimeError::Connection(e.to_string()))?,
+        ),
+    };
     folder.0 = None;
     let proc = RuntimeProcess {
         kind,
@@ -211,7 +208,7 @@ pub(super) async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -
         socket,
         secret,
         dir,
-        client,
+        channel,
         logs,
         memory_limit_mb,
         memory_killed,
@@ -229,7 +226,7 @@ pub(super) async fn spawn(cfg: &PoolConfig, kind: RuntimeKind, memory_mb: u64) -
         },
         _ = super::wait_exit(&mut exited) => return Err(fail(proc, "process exited").await),
     };
-    tracing::debug!(pid, %kind, ?uid, "runtime process listening");
+    tracing::debug!(pid, %kind, ?uid, protocol = protocol.as_str(), "runtime process listening");
     Ok(proc)
 }
 
@@ -314,13 +311,11 @@ fn spawner() -> Option<&'static std::sync::mpsc::Sender<SpawnJob>> {
     SPAWNER
         .get_or_init(|| {
             let (tx, rx) = std::sync::mpsc::channel::<SpawnJob>();
-            let started = std::thread::Builder::new()
-                .name("fogwhisk-spawner".into())
-                .spawn(move || {
-                    for job in rx {
-                        job();
-                    }
-                });
+            let started = std::thread::Builder::new().name("fogwhisk-spawner".into()).spawn(move || {
+                for job in rx {
+                    job();
+                }
+            });
             started.ok().map(|_| tx)
         })
         .as_ref()
@@ -357,15 +352,8 @@ fn mark_inherited_fds_cloexec() {
         if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) == 0 {
             return;
         }
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        let top = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            lim.rlim_cur.min(65536)
-        } else {
-            4096
-        };
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let top = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 { lim.rlim_cur.min(65536) } else { 4096 };
         for fd in 3..top as libc::c_int {
             libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
         }
@@ -376,7 +364,5 @@ async fn fail(proc: RuntimeProcess, what: &str) -> RuntimeError {
     let logs = proc.logs.take_activation(Duration::from_millis(200)).await;
     let output: Vec<String> = logs.lines.iter().map(|l| l.text.clone()).take(20).collect();
     proc.terminate().await;
-    RuntimeError::NoPort {
-        reason: format!("{what}; output: {}", output.join(" | ")),
-    }
+    RuntimeError::NoPort { reason: format!("{what}; output: {}", output.join(" | ")) }
 }

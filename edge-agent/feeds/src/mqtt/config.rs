@@ -1,5 +1,5 @@
-//! MQTT feed configuration: broker URLs (with credentials kept out of logs and READ results) and
-//! the persisted subscription of one trigger.
+//! MQTT feed configuration: broker URLs (with credentials kept out of logs and READ results, and
+//! the CA file of a TLS broker) and the persisted subscription of one trigger.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +15,10 @@ pub struct BrokerUrl {
     pub port: u16,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// `mqtts://…?ca_file=/path/ca.crt`: trust only the CA certificates of this PEM file (default:
+    /// the system's roots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
 }
 
 impl std::fmt::Debug for BrokerUrl {
@@ -51,8 +55,28 @@ impl BrokerUrl {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
-        if !matches!(u.path(), "" | "/") || u.query().is_some() || u.fragment().is_some() {
-            return Err(bad("it must not have a path, query or fragment"));
+        if !matches!(u.path(), "" | "/") || u.fragment().is_some() {
+            return Err(bad("it must not have a path or fragment"));
+        }
+        let mut ca_file = None;
+        for (k, v) in u.query_pairs() {
+            match k.as_ref() {
+                "ca_file" if tls && v.starts_with('/') && ca_file.is_none() => {
+                    ca_file = Some(v.into_owned())
+                }
+                "ca_file" if !tls => {
+                    return Err(bad("ca_file is only for TLS (mqtts://, ssl://) brokers"))
+                }
+                "ca_file" => return Err(bad("ca_file must be one absolute path of a PEM file")),
+                other => {
+                    return Err(bad(&format!(
+                        "unknown query parameter '{other}' (only ca_file)"
+                    )))
+                }
+            }
+        }
+        if u.query() == Some("") {
+            return Err(bad("it has an empty query"));
         }
         let username = Some(decode(u.username())).filter(|s| !s.is_empty());
         let password = u.password().map(decode);
@@ -62,19 +86,25 @@ impl BrokerUrl {
             port: u.port().unwrap_or(default_port),
             username,
             password,
+            ca_file,
         })
     }
 
-    /// Identifies one connection: address and credentials (contains the password: never log it).
+    /// Identifies one connection: address, credentials and trusted CA (contains the password: never
+    /// log it).
     pub fn key(&self) -> String {
-        format!(
+        let mut key = format!(
             "{}://{}:{}@{}:{}",
             if self.tls { "mqtts" } else { "mqtt" },
             self.username.as_deref().unwrap_or(""),
             self.password.as_deref().unwrap_or(""),
             self.host,
             self.port
-        )
+        );
+        if let Some(ca) = &self.ca_file {
+            key.push_str(&ca_query(ca));
+        }
+        key
     }
 
     /// The URL with the password replaced by `***`, for logs and READ.
@@ -91,8 +121,15 @@ impl BrokerUrl {
         } else {
             self.host.clone()
         };
-        format!("{scheme}://{auth}{host}:{}", self.port)
+        let ca = self.ca_file.as_deref().map(ca_query).unwrap_or_default();
+        format!("{scheme}://{auth}{host}:{}{ca}", self.port)
     }
+}
+
+fn ca_query(path: &str) -> String {
+    let mut q = url::form_urlencoded::Serializer::for_suffix(String::from("?"), 1);
+    q.append_pair("ca_file", path);
+    q.finish()
 }
 
 /// The persisted MQTT subscription of one trigger.
@@ -149,12 +186,31 @@ mod tests {
         let s = BrokerUrl::parse("mqtts://example.org").unwrap();
         assert_eq!((s.tls, s.port), (true, 8883));
         assert_eq!(BrokerUrl::parse("mqtt://h").unwrap().port, 1883);
+        let c = BrokerUrl::parse("mqtts://a:b@h:8884?ca_file=/etc/ca%20dir/ca.crt").unwrap();
+        assert_eq!(c.ca_file.as_deref(), Some("/etc/ca dir/ca.crt"));
+        assert_eq!(
+            c.masked(),
+            "mqtts://a:***@h:8884?ca_file=%2Fetc%2Fca+dir%2Fca.crt"
+        );
+        assert_eq!(
+            BrokerUrl::parse(&c.masked().replace("***", "b")).unwrap(),
+            c
+        );
+        assert_ne!(
+            c.key(),
+            BrokerUrl::parse("mqtts://a:b@h:8884").unwrap().key()
+        );
         for bad in [
             "ws://h",
             "mqtt://",
             "not a url",
             "mqtt://h:1/path",
             "https://h",
+            "mqtt://h?ca_file=/ca.crt",
+            "mqtts://h?ca_file=relative.crt",
+            "mqtts://h?ca_file=/a&ca_file=/b",
+            "mqtts://h?cafile=/ca.crt",
+            "mqtts://h?",
         ] {
             assert!(BrokerUrl::parse(bad).is_err(), "{bad}");
         }

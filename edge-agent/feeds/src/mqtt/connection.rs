@@ -1,6 +1,7 @@
 //! One task per broker: owns the rumqttc event loop, keeps the broker-side subscriptions equal to
-//! what the triggers need, reconnects with exponential backoff, reports status changes and hands
-//! every message to the inbox writer (which acknowledges it once durable).
+//! what the triggers need, reconnects with exponential backoff, reports status changes (and the last
+//! connection error, e.g. a TLS certificate the `ca_file` does not trust) and hands every message to
+//! the inbox writer (which acknowledges it once durable).
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -8,14 +9,12 @@ use std::{
     time::Duration,
 };
 
-use rumqttc::{
-    AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter, Transport,
-};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, mpsc::error::TrySendError, watch, Notify};
 use tokio_util::sync::CancellationToken;
 
-use super::{config::BrokerUrl, topic::wire_filters, topic::TopicFilter};
+use super::{config::BrokerUrl, tls, topic::wire_filters, topic::TopicFilter};
 use crate::{
     inbox::{WriterItem, WriterTx},
     stats::Stats,
@@ -63,6 +62,12 @@ pub(crate) struct Broker {
     pub wanted: AtomicU64,
     /// The last generation whose subscriptions the broker acknowledged.
     pub applied: watch::Sender<u64>,
+    /// Why the last connection attempt failed (cleared on CONNACK); no password in it.
+    last_error: Mutex<Option<String>>,
+    /// Signalled after every failed connection attempt.
+    errors: Notify,
+    /// Why the TLS setup is unusable (the `ca_file` went away): part of every error reported.
+    setup_error: Option<String>,
 }
 
 impl Broker {
@@ -85,8 +90,14 @@ impl Broker {
         if let Some(user) = &url.username {
             opts.set_credentials(user.clone(), url.password.clone().unwrap_or_default());
         }
+        let mut setup_error = None;
         if url.tls {
-            opts.set_transport(Transport::tls_with_default_config());
+            let (transport, err) = tls::transport(url.ca_file.as_deref());
+            opts.set_transport(transport);
+            if let Some(e) = err {
+                tracing::error!(broker = %url.masked(), error = %e, "MQTT TLS setup failed: connections to this broker will fail");
+                setup_error = Some(e.to_string());
+            }
         }
         let (client, eventloop) = AsyncClient::new(opts, 1024);
         let broker = Arc::new(Broker {
@@ -103,12 +114,42 @@ impl Broker {
             cancel: shared.cancel.child_token(),
             wanted: AtomicU64::new(1),
             applied: watch::Sender::new(0),
+            last_error: Mutex::new(None),
+            errors: Notify::new(),
+            setup_error,
         });
         let (s, b) = (shared.clone(), broker.clone());
         shared
             .tracker
             .spawn(async move { run(s, b, eventloop, writer, meta.filters).await });
         broker
+    }
+
+    /// Why the last connection attempt failed, while not connected.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().expect("error lock").clone()
+    }
+
+    /// Resolves once the broker is not connected and has a connection error (now or later).
+    pub async fn failed(&self) {
+        loop {
+            let notified = self.errors.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.connected.load(Ordering::Relaxed) && self.last_error().is_some() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn record_error(&self, e: &rumqttc::ConnectionError) {
+        let msg = match &self.setup_error {
+            Some(setup) => format!("{setup} ({e})"),
+            None => e.to_string(),
+        };
+        *self.last_error.lock().expect("error lock") = Some(msg);
+        self.errors.notify_waiters();
     }
 
     fn route_snapshot(&self) -> Vec<Route> {
@@ -224,6 +265,7 @@ async fn run(
                     tracing::info!(broker = %broker.url.masked(), session_present = ack.session_present, "MQTT connected");
                     connected = true;
                     broker.connected.store(true, Ordering::Relaxed);
+                    *broker.last_error.lock().expect("error lock") = None;
                     Stats::add(&shared.stats.mqtt_connected, 1);
                     failures = 0;
                     announced.clear();
@@ -261,6 +303,7 @@ async fn run(
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
+                    broker.record_error(&e);
                     if connected {
                         connected = false;
                         pending = 0;
@@ -274,7 +317,8 @@ async fn run(
                             let _ = writer.send(WriterItem::Status { triggers, body: "disconnected" }).await;
                         }
                     } else if failures.is_multiple_of(20) {
-                        tracing::warn!(broker = %broker.url.masked(), error = %e, attempts = failures + 1, "MQTT connection failed; retrying");
+                        let error = broker.last_error().unwrap_or_default();
+                        tracing::warn!(broker = %broker.url.masked(), %error, attempts = failures + 1, "MQTT connection failed; retrying");
                     }
                     failures = failures.saturating_add(1);
                 }

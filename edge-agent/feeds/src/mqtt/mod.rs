@@ -3,6 +3,7 @@
 
 pub(crate) mod config;
 mod connection;
+mod tls;
 pub mod topic;
 
 use std::{
@@ -98,23 +99,24 @@ impl MqttFeed {
             .map(|s| s.broker.key())
             .into_iter()
             .collect();
-        let result = match req.event {
+        let mut result = match req.event {
             Lifecycle::Create => self.create(&mut st, &req).await?,
             Lifecycle::Read => {
                 let sub = st
                     .subs
                     .get(&req.trigger)
                     .ok_or_else(|| not_found(&req.trigger))?;
-                let connected = st
-                    .brokers
-                    .get(&sub.broker.key())
-                    .is_some_and(|b| b.connected.load(Ordering::Relaxed));
+                let broker = st.brokers.get(&sub.broker.key());
+                let connected = broker.is_some_and(|b| b.connected.load(Ordering::Relaxed));
                 let mut status = json!({
                     "active": !sub.paused,
                     "connected": connected,
                     "dateChanged": sub.date_changed,
                     "dateChangedISO": iso(sub.date_changed),
                 });
+                if let Some(e) = broker.filter(|_| !connected).and_then(|b| b.last_error()) {
+                    status["error"] = json!(e);
+                }
                 if let Some(r) = &sub.reason {
                     status["reason"] = json!({"kind": "AUTO", "message": r});
                 } else if sub.paused {
@@ -152,14 +154,40 @@ impl MqttFeed {
         // Return once the broker acknowledged the changed subscriptions (a new connection: once it
         // connected and subscribed), so a message published right after CREATE or UPDATE is not
         // missed. Bounded: an unreachable broker only delays the answer.
+        // A broker that refuses the connection (TLS, credentials) ends the wait at once, and
+        // CREATE/UPDATE then say why in `warning` (the subscription stays and keeps retrying).
+        let current = st
+            .subs
+            .get(&req.trigger)
+            .and_then(|s| st.brokers.get(&s.broker.key()))
+            .cloned();
         let waits: Vec<_> = touched
             .iter()
             .filter_map(|k| st.brokers.get(k))
-            .map(|b| (b.applied.subscribe(), b.wanted.load(Ordering::SeqCst)))
+            .map(|b| {
+                (
+                    b.clone(),
+                    b.applied.subscribe(),
+                    b.wanted.load(Ordering::SeqCst),
+                )
+            })
             .collect();
         drop(st);
-        for (mut rx, generation) in waits {
-            let _ = tokio::time::timeout(ACK_WAIT, rx.wait_for(|g| *g >= generation)).await;
+        for (broker, mut rx, generation) in waits {
+            let _ = tokio::time::timeout(ACK_WAIT, async {
+                tokio::select! {
+                    _ = rx.wait_for(|g| *g >= generation) => {}
+                    _ = broker.failed() => {}
+                }
+            })
+            .await;
+        }
+        if matches!(req.event, Lifecycle::Create | Lifecycle::Update) {
+            if let Some(b) = current.filter(|b| !b.connected.load(Ordering::Relaxed)) {
+                if let Some(e) = b.last_error() {
+                    result["warning"] = json!(format!("not connected to the broker: {e}"));
+                }
+            }
         }
         Ok(result)
     }
@@ -168,7 +196,7 @@ impl MqttFeed {
         let (Some(url), Some(topic)) = (req.str_param("url")?, req.str_param("topic")?) else {
             return Err(FeedError::BadRequest(MISSING.to_string()));
         };
-        let broker = BrokerUrl::parse(&url)?;
+        let broker = parse_url(&url)?;
         TopicFilter::parse(&topic)?;
         let qos = parse_qos(req.uint_param("qos")?)?;
         let sub = Subscription {
@@ -203,7 +231,7 @@ impl MqttFeed {
             ));
         }
         if let Some(url) = url {
-            sub.broker = BrokerUrl::parse(&url)?;
+            sub.broker = parse_url(&url)?;
         }
         if let Some(topic) = topic {
             TopicFilter::parse(&topic)?;
@@ -339,6 +367,15 @@ impl MqttFeed {
         *self.counts.lock().expect("counts lock") =
             (st.brokers.values().cloned().collect(), st.subs.len() as u64);
     }
+}
+
+/// Parses a broker URL and checks that its `ca_file` is usable now (a 400 names the problem).
+fn parse_url(raw: &str) -> Result<BrokerUrl, FeedError> {
+    let url = BrokerUrl::parse(raw)?;
+    if let Some(ca) = &url.ca_file {
+        tls::client_config(ca).map_err(|e| FeedError::BadRequest(e.to_string()))?;
+    }
+    Ok(url)
 }
 
 fn not_found(trigger: &str) -> FeedError {

@@ -63,7 +63,7 @@ fn add_site(hub_bin: &Path, hub_data: &Path, site: &Site) -> anyhow::Result<Stri
         .output()?;
     anyhow::ensure!(out.status.success(), "registering {}: {}", site.id, String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout)?;
-    text.split_whitespace().filter(|w| w.len() >= 32).last().map(String::from).context("no token printed")
+    text.split_whitespace().rfind(|w| w.len() >= 32).map(String::from).context("no token printed")
 }
 
 async fn start_site(o: &Options, edge_bin: &Path, hub: &str, token: &str, site: Site, http: &reqwest::Client) -> anyhow::Result<RunningSite> {
@@ -300,7 +300,7 @@ fn print_summary(o: &Options, hub: &str, hub_data: &Path, sites: &[RunningSite])
     if let Some(s) = sites.first() {
         println!("Try:");
         println!("  WSK_CONFIG_FILE={} wsk activation list", s.data.join("wskprops").display());
-        println!("  curl -u {}:{} {}/api/v1/namespaces/_/activations?limit=5", s.auth.0, "<key>", s.api);
+        println!("  curl -u {}:<key> {}/api/v1/namespaces/_/activations?limit=5", s.auth.0, s.api);
         println!(
             "  mosquitto_pub -p {} -t telemetry/1/ABC123 -m '{{\"device_fingerprint\":\"ABC123\",\"datacenter_id\":1,\"temperature\":22.5,\"humidity\":45.0,\"gas_perc\":3.0}}'",
             s.site.mqtt_port

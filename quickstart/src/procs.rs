@@ -39,6 +39,7 @@ impl Proc {
 
     /// SIGTERM, then waits up to `grace` (SIGKILL after that); true when it exited cleanly.
     pub fn stop(mut self, grace: Duration) -> bool {
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let start = Instant::now();
         while start.elapsed() < grace {

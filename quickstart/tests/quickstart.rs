@@ -47,6 +47,7 @@ impl Drop for Run {
     /// A failed assertion must not leave the federation running: SIGTERM, then SIGKILL after 30 s.
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
+            // SAFETY: kill(2) on our own child's pid has no memory effects.
             unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
             while std::time::Instant::now() < deadline {
@@ -81,6 +82,7 @@ impl Run {
     }
 
     fn stop(&mut self, sig: i32) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
         unsafe { libc::kill(self.child.id() as i32, sig) };
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {

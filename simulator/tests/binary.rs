@@ -69,6 +69,7 @@ async fn backfills_goes_live_and_stops_cleanly_on_sigint() {
     let live = subscriber.telemetry(4).await;
     assert!(live.iter().all(|(_, p)| ts_of(p) > newest), "{live:?}");
 
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let started = Instant::now();
     let status = loop {

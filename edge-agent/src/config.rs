@@ -81,6 +81,8 @@ pub struct HubSettings {
     pub batch_size: usize,
     /// First retry delay after a failed delivery, milliseconds (doubles up to a minute).
     pub retry_base_ms: u64,
+    /// Accept an `http://` hub URL to a host other than loopback (the token and aggregates cross the network in clear).
+    pub allow_insecure_http: bool,
 }
 
 impl std::fmt::Debug for HubSettings {
@@ -89,6 +91,7 @@ impl std::fmt::Debug for HubSettings {
             .field("url", &self.url)
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("token_file", &self.token_file)
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .finish()
     }
 }
@@ -230,7 +233,14 @@ impl Default for Settings {
             activations: ActivationSettings::default(),
             pool: PoolSettings::default(),
             timezone: "UTC".into(),
-            hub: HubSettings { url: None, token: None, token_file: None, batch_size: 100, retry_base_ms: 1000 },
+            hub: HubSettings {
+                url: None,
+                token: None,
+                token_file: None,
+                batch_size: 100,
+                retry_base_ms: 1000,
+                allow_insecure_http: false,
+            },
             telemetry: TelemetrySettings::default(),
             mqtt: MqttSettings::default(),
             federation: FederationSettings::default(),
@@ -354,6 +364,12 @@ impl Settings {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
                 return bad("hub.url", "must start with http:// or https://");
             }
+            if u.starts_with("http://") && !self.hub.allow_insecure_http && !loopback_url(u) {
+                return bad(
+                    "hub.url",
+                    "is plain http:// to a host that is not loopback: use https://, or set hub.allow_insecure_http = true",
+                );
+            }
             if self.hub.token.as_deref().is_none_or(str::is_empty) {
                 return bad("hub.token", "is required when hub.url is set (or hub.token_file)");
             }
@@ -370,6 +386,21 @@ impl Settings {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether `url`'s host is this machine (`localhost`, 127.0.0.0/8, `::1`): plain HTTP never leaves it.
+fn loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match hostport.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => hostport.split(':').next().unwrap_or_default(),
+    };
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
 }
 
@@ -411,7 +442,7 @@ mod tests {
         std::fs::write(&guest, key).unwrap();
         let f = dir.path().join("edge.toml");
         let text = format!(
-            "[hub]\nurl = \"http://hub:8080\"\ntoken_file = {:?}\n[keys]\nguest_file = {:?}\nwhisk_system_file = {:?}\n",
+            "[hub]\nurl = \"https://hub:8080\"\ntoken_file = {:?}\n[keys]\nguest_file = {:?}\nwhisk_system_file = {:?}\n",
             token,
             guest,
             dir.path().join("absent")
@@ -433,5 +464,24 @@ mod tests {
         let over = Figment::from(Serialized::default("hub.token", "inline"));
         let e = Settings::load(Some(&f), over).unwrap_err().to_string();
         assert!(e.contains("hub.token_file") && e.contains("not both"), "{e}");
+    }
+
+    #[test]
+    fn plain_http_hub_only_on_loopback_unless_allowed() {
+        let load = |url: &str, allow: bool| {
+            let f = Figment::from(Serialized::default("hub.url", url))
+                .merge(Serialized::default("hub.token", "t"))
+                .merge(Serialized::default("hub.allow_insecure_http", allow));
+            Settings::load(None, f).map_err(|e| e.to_string())
+        };
+        for ok in ["https://hub.example", "http://127.0.0.1:8080", "http://127.8.0.1", "http://localhost:80", "http://[::1]:8080"] {
+            assert!(load(ok, false).is_ok(), "{ok}");
+        }
+        let refused = ["http://hub.example:8080", "http://10.0.0.5", "http://[fd00::1]", "http://localhost.evil.example", "http://127.0.0.1@evil.example/"];
+        for refused in refused {
+            let e = load(refused, false).unwrap_err();
+            assert!(e.contains("hub.url") && e.contains("hub.allow_insecure_http"), "{refused}: {e}");
+            assert!(load(refused, true).is_ok(), "{refused} allowed");
+        }
     }
 }

@@ -112,11 +112,12 @@ async fn list_package(
 }
 
 async fn get_action(s: &AppState, caller: &Caller, name: FullName, q: &QueryMap) -> ApiResult<Json<Value>> {
+    // As WhiskAction.resolveActionAndMergeParameters: the action where it really lives (a binding resolved to its
+    // package) with the package's and binding's parameters merged under its own.
     let r = resolve_action(&s.store, &caller.namespace, &name)?;
     let mut v = action_json(&r.action, q.flag("code", true)?);
-    if r.binding.is_some() {
-        v["namespace"] = json!(name.path());
-    }
+    v["namespace"] = json!(r.fqn.path());
+    v["parameters"] = json!(r.params);
     Ok(Json(v))
 }
 

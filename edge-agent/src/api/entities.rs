@@ -88,7 +88,8 @@ pub fn list_page(
 /// A page of rows, newest first; or `{collection: N}` with `count`.
 fn page(mut rows: Vec<(u64, Value)>, collection: &str, skip: usize, limit: usize, count: bool) -> Value {
     if count {
-        return json!({ collection: rows.len() });
+        // CouchDB's count with a skip, as OpenWhisk's countCollectionInNamespace asks it.
+        return json!({ collection: rows.len().saturating_sub(skip) });
     }
     rows.sort_by(|a, b| b.0.cmp(&a.0));
     Value::Array(rows.into_iter().skip(skip).take(limit).map(|(_, v)| v).collect())

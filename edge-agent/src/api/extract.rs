@@ -140,13 +140,14 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
 }
 
 impl QueryMap {
-    /// A boolean flag (`true`/`false`), absent → `default`.
+    /// A boolean flag read as OpenWhisk's HTTP layer reads one (any case: `true yes on 1`, `false no off 0` and
+    /// an empty value), absent → `default`.
     pub fn flag(&self, key: &str, default: bool) -> Result<bool, ApiError> {
-        match self.0.get(key).map(String::as_str) {
-            None => Ok(default),
-            Some("true") | Some("") => Ok(true),
-            Some("false") => Ok(false),
-            Some(v) => Err(ApiError::bad(format!("The parameter '{key}' must be true or false, not '{v}'."))),
+        let Some(v) = self.0.get(key) else { return Ok(default) };
+        match v.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(true),
+            "false" | "no" | "off" | "0" | "" => Ok(false),
+            _ => Err(ApiError::bad(format!("The query parameter '{key}' was malformed:\n'{v}' is not a valid Boolean value"))),
         }
     }
 

@@ -25,19 +25,22 @@ async fn list(c: Caller) -> Json<Value> {
 async fn limits(State(s): State<Arc<AppState>>, c: Caller, Path(ns): Path<String>) -> ApiResult<Json<Value>> {
     c.own(&ns)?;
     let l = &s.settings.limits;
+    // As OpenWhisk's Limits API: memory and logs in MB, timeouts in ms, the parameter size as a ByteSize string;
+    // maxPayloadSize and sequenceMaxLength are this agent's own additions.
     Ok(Json(json!({
         "invocationsPerMinute": l.invocations_per_minute,
         "concurrentInvocations": l.concurrent_invocations,
         "firesPerMinute": l.fires_per_minute,
-        "maxActionMemory": 512u64 * 1024 * 1024,
-        "minActionMemory": 128u64 * 1024 * 1024,
-        "maxActionLogs": 10u64 * 1024 * 1024,
+        "maxActionMemory": 512,
+        "minActionMemory": 128,
+        "maxActionLogs": 10,
         "minActionLogs": 0,
         "maxActionTimeout": 300_000,
         "minActionTimeout": 100,
         "maxActionConcurrency": l.max_action_concurrency,
         "minActionConcurrency": 1,
-        "maxParameterSize": super::entities::MAX_PARAMETERS_BYTES,
+        "maxParameterSize": format!("{} MB", super::entities::MAX_PARAMETERS_BYTES / (1024 * 1024)),
+        "maxActionInstances": l.concurrent_invocations,
         "maxPayloadSize": l.max_payload_bytes,
         "sequenceMaxLength": l.sequence_max_length,
     })))

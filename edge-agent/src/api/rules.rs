@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::entities::{check_key_values, existing_for_put, expect, merge_annotations, next_version, list_page, segment};
+use super::entities::{check_key_values, existing_for_put, expect, next_version, list_page, segment};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, JsonBody, QueryMap};
 use super::AppState;
@@ -145,7 +145,8 @@ async fn put(
             name: name.clone(),
             version: next_version(old.as_ref().map(|o| o.version.as_str()), body.version)?,
             publish: body.publish.or(old.as_ref().map(|o| o.publish)).unwrap_or(false),
-            annotations: merge_annotations(old.as_ref().map(|o| o.annotations.as_slice()).unwrap_or(&[]), body.annotations, None),
+            // As OpenWhisk: given annotations replace the old ones.
+            annotations: body.annotations.or(old.as_ref().map(|o| o.annotations.clone())).unwrap_or_default(),
             trigger: trigger.clone(),
             action: action.clone(),
             updated: now_ms(),

@@ -55,6 +55,7 @@ import config_peer  # noqa: E402
 import dockerfiles  # noqa: E402
 import edge_security  # noqa: E402
 import mosquitto_peer  # noqa: E402
+import tls_certs  # noqa: E402
 import netpol  # noqa: E402
 
 KUBE_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
@@ -365,6 +366,60 @@ def check_device_values(archive: Path, minimal: dict[str, Any]) -> None:
                                        users_passwd=users_passwd, devices_passwd=devices_passwd,
                                        device_secrets={"sensor-17b0": "device-pass-c"})
     mosquitto_peer.run(R.check, rendered, {"agent": "agent-pass-1"}, "agent", devices, message)
+
+    tls_values = merged(values, **{"mosquitto.tls": {"enabled": True, "secretName": "milano-mqtt-tls", "port": 8883},
+                                   "networkPolicy.mqttFrom": [{"ipBlock": {"cidr": "10.20.0.0/16"}}]})
+    docs = render(f"{EDGE} three devices, TLS", archive, tls_values, "milano", "fogwhisk-milano")
+    if docs is None:
+        return
+    validate_docs(f"{EDGE} three devices, TLS", docs, {})
+    check_tls_objects(docs, plaintext=True)
+    data, users_passwd, devices_passwd = broker_files(docs)
+    rendered = mosquitto_peer.Rendered(conf=data["mosquitto.conf"], acl=data["acl"], script=data["prepare-passwd.sh"],
+                                       users_passwd=users_passwd, devices_passwd=devices_passwd,
+                                       device_secrets={"sensor-17b0": "device-pass-c"})
+    mosquitto_peer.run_tls(R.check, rendered, {"agent": "agent-pass-1"}, "agent", devices[0],
+                           tls_certs.make_secret_files)
+    only = render(f"{EDGE} TLS only", archive, merged(tls_values, **{"mosquitto.tls.plaintext": False}),
+                  "milano", "fogwhisk-milano")
+    if only is not None:
+        validate_docs(f"{EDGE} TLS only", only, {})
+        check_tls_objects(only, plaintext=False)
+    expect_rejected("TLS without a certificate Secret", archive,
+                    merged(minimal, **{"mosquitto.tls": {"enabled": True, "port": 8883}}), "secretName")
+
+
+def check_tls_objects(docs: list[dict[str, Any]], plaintext: bool) -> None:
+    """With mosquitto.tls: the broker listens on 8883 with the Secret's tls.crt/tls.key; the sensors' network
+    may reach only 8883; the agent gets ca.crt and nothing else of that Secret."""
+    label = "TLS" + ("" if plaintext else " only")
+    conf = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-mosquitto"))["data"]["mosquitto.conf"]
+    listeners = [line for line in conf.splitlines() if line.startswith("listener ")]
+    R.check(f"{label}: listeners {'1883 and ' if plaintext else ''}8883 with certfile/keyfile of the Secret",
+            listeners == (["listener 1883"] if plaintext else []) + ["listener 8883"]
+            and "certfile /mosquitto/tls/tls.crt" in conf and "keyfile /mosquitto/tls/tls.key" in conf, conf)
+    mq = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-mosquitto"))["spec"]["template"]["spec"]
+    tls_vol = next((v for v in mq["volumes"] if v["name"] == "tls"), {})
+    R.check(f"{label}: the broker mounts tls.crt and tls.key of the certificate Secret",
+            tls_vol.get("secret", {}).get("secretName") == "milano-mqtt-tls"
+            and {i["key"] for i in tls_vol["secret"]["items"]} == {"tls.crt", "tls.key"}, str(tls_vol))
+    svc = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"].endswith("-mosquitto"))
+    R.check(f"{label}: the Service exposes {'mqtt and ' if plaintext else ''}mqtts",
+            [p["name"] for p in svc["spec"]["ports"]] == (["mqtt"] if plaintext else []) + ["mqtts"], str(svc["spec"]["ports"]))
+    policy = next(d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["name"].endswith("-mosquitto"))
+    sensor_rules = [r for r in policy["spec"]["ingress"] if {"ipBlock": {"cidr": "10.20.0.0/16"}} in r["from"]]
+    R.check(f"{label}: NetworkPolicy lets the sensors' network reach only the TLS port",
+            len(sensor_rules) == 1 and sensor_rules[0]["ports"] == [{"port": "mqtts", "protocol": "TCP"}],
+            str(policy["spec"]["ingress"]))
+    agent = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "milano-fogwhisk-edge")
+    pod = agent["spec"]["template"]["spec"]
+    ca_vols = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == "milano-mqtt-tls"]
+    mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+    R.check(f"{label}: the agent gets the broker's ca.crt only (never tls.key) at /etc/fogwhisk-mqtt-tls",
+            len(ca_vols) == 1 and ca_vols[0]["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
+            and mounts[ca_vols[0]["name"]] == {"name": ca_vols[0]["name"], "mountPath": "/etc/fogwhisk-mqtt-tls", "readOnly": True},
+            str(ca_vols))
+    check_edge_security(f"{EDGE} {label}", docs, "milano-fogwhisk-edge", "milano-fogwhisk-edge")
 
 
 def check_edge_security(label: str, docs: list[dict[str, Any]], deployment: str, secret: str,

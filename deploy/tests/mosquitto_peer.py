@@ -307,3 +307,50 @@ def hash_entry(user: str, password: str) -> str:
     out = subprocess.run(f"mosquitto_passwd -c -b /dev/stdout {shlex.quote(user)} {shlex.quote(password)} | cut -d: -f2-",
                          shell=True, capture_output=True, text=True, check=True)
     return out.stdout.strip()
+
+
+def run_tls(check: Check, r: Rendered, users: dict[str, str], agent_user: str, device: Device,
+            make_certs: Callable[[Path], dict[str, Path]]) -> None:
+    """The rendered TLS listener with a certificate Secret's files (made by `make_certs`): a device connects
+    with ca.crt and its reading reaches the agent on the plaintext listener; with another CA, or without
+    TLS on the TLS port, it cannot connect."""
+    tmp = Path(tempfile.mkdtemp(prefix="fogwhisk-mosquitto-tls-"))
+    broker: Broker | None = None
+    try:
+        (tmp / "tls").mkdir()
+        files = make_certs(tmp / "tls")
+        tls_port = _free_port()
+        r.tls = {"certfile": files["tls.crt"], "keyfile": files["tls.key"]}
+        prepared = prepare(check, r, tmp, tls_port)
+        if prepared is None:
+            return
+        conf, port = prepared
+        broker = Broker(conf, tls_port, tmp / "mosquitto.log")
+        if not check("mosquitto starts with the rendered TLS listener and the Secret's tls.crt/tls.key", broker.start(),
+                     (tmp / "mosquitto.log").read_text(errors="replace")):
+            return
+        watcher = Subscriber(port, agent_user, users[agent_user], "telemetry/#")
+        try:
+            tls = ["-p", str(tls_port), "--cafile", str(files["ca.crt"])]
+            ready = False
+            for i in range(100):
+                sent = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", *tls, *_cred(device), "-q", "1",
+                                       "-t", device.topic, "-m", f"tls-{i}"], capture_output=True, text=True, timeout=30)
+                if sent.returncode == 0 and watcher.until(f"{device.topic} tls-{i}", timeout_s=0.2):
+                    ready = True
+                    break
+            check("TLS: a device with the Secret's ca.crt publishes on port 8883's listener and the agent gets it",
+                  ready, f"{sent.stderr} {watcher.seen}")
+        finally:
+            watcher.stop()
+        wrong = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(tls_port), "--cafile",
+                                str(files["wrong-ca.crt"]), *_cred(device), "-t", device.topic, "-m", "x"],
+                               capture_output=True, text=True, timeout=30)
+        check("TLS: a device trusting another CA cannot connect (certificate verify failed)",
+              wrong.returncode != 0, wrong.stdout + wrong.stderr)
+        plain = _pub(tls_port, [*_cred(device), "-t", device.topic, "-m", "x"])
+        check("TLS: plaintext MQTT on the TLS port is refused", plain.returncode != 0, plain.stdout + plain.stderr)
+    finally:
+        if broker:
+            broker.stop()
+        shutil.rmtree(tmp, ignore_errors=True)

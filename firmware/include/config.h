@@ -16,14 +16,27 @@
 #ifndef FW_MQTT_HOST
 #define FW_MQTT_HOST "192.168.1.10"
 #endif
+// TLS: 1 connects with BearSSL (WiFiClientSecure), trusting only the CA certificate in
+// include/ca_cert.h (the site's ca.crt: the chart's mosquitto.tls Secret), on the TLS port.
+#ifndef FW_MQTT_TLS
+#define FW_MQTT_TLS 0
+#endif
 #ifndef FW_MQTT_PORT
+#if FW_MQTT_TLS
+#define FW_MQTT_PORT 8883
+#else
 #define FW_MQTT_PORT 1883
 #endif
-#ifndef FW_MQTT_USER
-#define FW_MQTT_USER "sensor"
 #endif
+// Every sensor has its own broker user (a mosquitto.devices entry of the site's chart), which may
+// publish only on its own topics. Empty: the user name is the device fingerprint (the chart's default).
+#ifndef FW_MQTT_USER
+#define FW_MQTT_USER ""
+#endif
+// This device's password (its passwordHash in the chart is made from it); set it per board, e.g.
+// PLATFORMIO_BUILD_FLAGS='-DFW_MQTT_PASSWORD=\"...\"' pio run -e nodemcuv2 -t upload
 #ifndef FW_MQTT_PASSWORD
-#define FW_MQTT_PASSWORD "sensor-password"
+#define FW_MQTT_PASSWORD "device-password"
 #endif
 
 // --- Topics: <prefix>/<datacenter_id>/<device_fingerprint> ---

@@ -1,7 +1,8 @@
 // Fogwhisk sensor firmware (ESP8266 NodeMCU): reads a DHT11 (temperature, humidity)
 // and an MQ gas sensor (A0), and publishes one JSON message per interval on
-// telemetry/<datacenter_id>/<device_fingerprint> to the site's Mosquitto. The message,
-// topics, fingerprint and EEPROM record come from lib/telemetry (host-tested).
+// telemetry/<datacenter_id>/<device_fingerprint> to the site's Mosquitto, as its own broker
+// user, over TLS when FW_MQTT_TLS is 1 (BearSSL, trusting only include/ca_cert.h). The message,
+// topics, fingerprint, EEPROM record and TLS checks come from lib/telemetry (host-tested).
 #include <Arduino.h>
 #include <DHT.h>
 #include <EEPROM.h>
@@ -12,13 +13,25 @@
 #include "config.h"
 #include "telemetry.h"
 
+#if FW_MQTT_TLS
+#include <WiFiClientSecure.h>
+
+#include "ca_cert.h"
+#endif
+
 namespace {
 
 const char kOnline[] = "online";
 const char kOffline[] = "offline";
 
+#if FW_MQTT_TLS
+BearSSL::WiFiClientSecure wifi;
+BearSSL::X509List trust_anchors(kMqttCaCert);
+#else
 WiFiClient wifi;
+#endif
 PubSubClient mqtt(wifi);
+const char* mqtt_user = FW_MQTT_USER;
 DHT dht(FW_DHT_PIN, FW_DHT_TYPE);
 
 char fingerprint[telemetry::kFingerprintLen];
@@ -53,9 +66,20 @@ void try_connect(unsigned long now) {
     // Unsigned differences stay right across the millis() wrap-around (every 49.7 days).
     if (reconnect_wait_ms != 0 && now - last_attempt_ms < reconnect_wait_ms) return;
     last_attempt_ms = now;
-    Serial.printf("mqtt: connecting to %s:%d as %s\n", FW_MQTT_HOST, FW_MQTT_PORT, client_id);
+#if FW_MQTT_TLS
+    // BearSSL checks the broker certificate's dates: wait for NTP, then give it the time.
+    time_t clock_now = time(nullptr);
+    if (!telemetry::tls_clock_ready(static_cast<int64_t>(clock_now))) {
+        reconnect_wait_ms = 1000;
+        Serial.println("mqtt: waiting for NTP before TLS (certificate dates are checked)");
+        return;
+    }
+    wifi.setX509Time(clock_now);
+#endif
+    Serial.printf("mqtt: connecting to %s:%d%s as %s (user %s)\n", FW_MQTT_HOST, FW_MQTT_PORT,
+                  FW_MQTT_TLS ? " over TLS" : "", client_id, mqtt_user);
     // Last will: "offline", QoS 1, retained, on status/<datacenter_id>/<fingerprint>.
-    if (mqtt.connect(client_id, FW_MQTT_USER, FW_MQTT_PASSWORD, status_topic, 1, true, kOffline)) {
+    if (mqtt.connect(client_id, mqtt_user, FW_MQTT_PASSWORD, status_topic, 1, true, kOffline)) {
         reconnect_attempt = 0;
         reconnect_wait_ms = 0;
         mqtt.publish(status_topic, kOnline, true);
@@ -67,6 +91,10 @@ void try_connect(unsigned long now) {
     if (reconnect_attempt < 31) ++reconnect_attempt;
     reconnect_wait_ms = delay_ms;
     Serial.printf("mqtt: failed (state %d), next try in %lu ms\n", mqtt.state(), static_cast<unsigned long>(delay_ms));
+#if FW_MQTT_TLS
+    char tls_error[96];
+    if (wifi.getLastSSLError(tls_error, sizeof tls_error) != 0) Serial.printf("mqtt: TLS: %s\n", tls_error);
+#endif
 }
 
 // Reads the sensors and publishes one message. A failed DHT read (NaN) leaves that
@@ -96,6 +124,14 @@ void setup() {
     telemetry::fingerprint_from_chip_id(ESP.getChipId(), fingerprint);
     Serial.printf("fogwhisk sensor %s\n", fingerprint);
     while (!load_datacenter_id()) delay(10000);
+    if (mqtt_user[0] == '\0') mqtt_user = fingerprint;  // the chart's default user name
+#if FW_MQTT_TLS
+    while (telemetry::pem_certificate_count(kMqttCaCert) == 0) {
+        Serial.println("tls: include/ca_cert.h holds no PEM certificate; paste the site's ca.crt there");
+        delay(10000);
+    }
+    wifi.setTrustAnchors(&trust_anchors);
+#endif
 
     telemetry::build_topic(FW_TOPIC_PREFIX, datacenter_id, fingerprint, data_topic, sizeof data_topic);
     telemetry::build_topic(FW_STATUS_PREFIX, datacenter_id, fingerprint, status_topic, sizeof status_topic);

@@ -233,4 +233,70 @@ uint32_t backoff_delay_ms(unsigned attempt, uint32_t base_ms, uint32_t max_ms) {
     return delay > max_ms ? max_ms : static_cast<uint32_t>(delay);
 }
 
+namespace {
+
+// The line starting at `p` (without its LF or CR LF) as [p, *end); returns the start of the next line.
+const char* line_at(const char* p, const char** end) {
+    const char* e = p;
+    while (*e != '\0' && *e != '\n') ++e;
+    const char* next = (*e == '\n') ? e + 1 : e;
+    if (e > p && e[-1] == '\r') --e;
+    *end = e;
+    return next;
+}
+
+bool line_is(const char* p, const char* end, const char* text) {
+    size_t n = strlen(text);
+    return static_cast<size_t>(end - p) == n && memcmp(p, text, n) == 0;
+}
+
+bool base64_line(const char* p, const char* end) {
+    if (p == end) return false;
+    for (; p < end; ++p) {
+        char ch = *p;
+        bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                  ch == '+' || ch == '/' || ch == '=';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+size_t pem_certificate_count(const char* pem) {
+    static const char kBegin[] = "-----BEGIN CERTIFICATE-----";
+    static const char kEnd[] = "-----END CERTIFICATE-----";
+    if (pem == NULL) return 0;
+    size_t count = 0;
+    const char* p = pem;
+    while (*p != '\0') {
+        const char* end;
+        const char* next = line_at(p, &end);
+        if (!line_is(p, end, kBegin)) {
+            p = next;
+            continue;
+        }
+        // Inside a certificate block: base64 lines up to the end marker.
+        size_t body_lines = 0;
+        bool closed = false;
+        p = next;
+        while (*p != '\0') {
+            next = line_at(p, &end);
+            if (line_is(p, end, kEnd)) {
+                closed = true;
+                p = next;
+                break;
+            }
+            if (!base64_line(p, end)) return 0;
+            ++body_lines;
+            p = next;
+        }
+        if (!closed || body_lines == 0) return 0;
+        ++count;
+    }
+    return count;
+}
+
+bool tls_clock_ready(int64_t now) { return now >= kMinValidTs; }
+
 }  // namespace telemetry

@@ -1,5 +1,5 @@
 // telemetry: the sensor's wire format (message, topics, fingerprint), the EEPROM
-// record holding the datacenter id, and small parsing helpers. Portable C++11 with
+// record holding the datacenter id, small parsing helpers and the TLS checks. Portable C++11 with
 // no Arduino headers, so the same code runs on the ESP8266 and in the host tests
 // (firmware/test/host/test_telemetry.cpp, against firmware/test/vectors.json).
 #ifndef FOGWHISK_TELEMETRY_H
@@ -94,6 +94,17 @@ bool parse_datacenter_id(const char* text, uint16_t* out);
 // Reconnection delay before attempt number `attempt` (0-based): base_ms * 2^attempt,
 // capped at max_ms (and at max_ms when the doubling would overflow).
 uint32_t backoff_delay_ms(unsigned attempt, uint32_t base_ms, uint32_t max_ms);
+
+// TLS (FW_MQTT_TLS): the number of complete PEM certificate blocks in `pem`: a line
+// "-----BEGIN CERTIFICATE-----", base64 lines, a line "-----END CERTIFICATE-----" (CR LF or LF;
+// other PEM blocks such as keys are skipped). 0 for NULL, an empty string, a block without its
+// end or with anything but base64 inside: the sketch then refuses to connect and says why, instead
+// of failing every handshake.
+size_t pem_certificate_count(const char* pem);
+
+// Whether a TLS connection may be attempted at epoch second `now`: BearSSL checks the broker's
+// certificate dates against the clock, so NTP must have set it (now >= kMinValidTs).
+bool tls_clock_ready(int64_t now);
 
 }  // namespace telemetry
 

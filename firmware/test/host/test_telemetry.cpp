@@ -233,12 +233,78 @@ static void test_parse_and_backoff() {
     }
 }
 
-int main() {
+// Reads a whole (small) file into a NUL-terminated heap buffer; NULL when it cannot.
+static char* read_file(const char* path) {
+    FILE* f = fopen(path, "rb");
+    if (f == NULL) return NULL;
+    char* buf = static_cast<char*>(calloc(1, 65536));
+    size_t n = buf ? fread(buf, 1, 65535, f) : 0;
+    fclose(f);
+    if (buf != NULL) buf[n] = '\0';
+    return buf;
+}
+
+static void check_count(const char* what, const char* pem, size_t want) {
+    size_t got = telemetry::pem_certificate_count(pem);
+    char detail[64];
+    snprintf(detail, sizeof detail, "got %lu, want %lu", static_cast<unsigned long>(got),
+             static_cast<unsigned long>(want));
+    check(got == want, what, detail);
+}
+
+// `ca_path`: a CA certificate openssl made (check-firmware.sh); `bundle_path`: two certificates
+// and a private key, as a CA bundle with a stray key would be; `crlf_path`: the CA with CR LF lines.
+static void test_tls(const char* ca_path, const char* bundle_path, const char* crlf_path) {
+    char* ca = read_file(ca_path);
+    char* bundle = read_file(bundle_path);
+    char* crlf = read_file(crlf_path);
+    check(ca != NULL && bundle != NULL && crlf != NULL, "tls: openssl's PEM files readable", ca_path);
+    if (ca == NULL || bundle == NULL || crlf == NULL) return;
+    check_count("tls: openssl's CA certificate is one PEM certificate", ca, 1);
+    check_count("tls: a bundle of two certificates and a key counts the two certificates", bundle, 2);
+    check_count("tls: CR LF line ends are accepted", crlf, 1);
+    check_count("tls: NULL holds no certificate", NULL, 0);
+    check_count("tls: the empty placeholder holds no certificate", "", 0);
+    check_count("tls: text without a PEM block", "paste ca.crt here\n", 0);
+    // Cut the CA before its end marker, and spoil one base64 character.
+    char* cut = strstr(ca, "-----END CERTIFICATE-----");
+    check(cut != NULL, "tls: the CA has an end marker", ca_path);
+    if (cut != NULL) {
+        char saved = *cut;
+        *cut = '\0';
+        check_count("tls: a certificate without its end marker is refused", ca, 0);
+        *cut = saved;
+    }
+    char* body = strchr(ca, '\n');
+    if (body != NULL) {
+        char saved = body[3];
+        body[3] = '*';
+        check_count("tls: a non-base64 character inside the block is refused", ca, 0);
+        body[3] = saved;
+    }
+    check_count("tls: an empty certificate block is refused",
+                "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n", 0);
+    check_count("tls: a private key alone is not a certificate",
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 0);
+    check(!telemetry::tls_clock_ready(0) && !telemetry::tls_clock_ready(telemetry::kMinValidTs - 1) &&
+              telemetry::tls_clock_ready(telemetry::kMinValidTs) && telemetry::tls_clock_ready(1732350000),
+          "tls: connect only once NTP set the clock (certificate dates)", "tls_clock_ready");
+    free(ca);
+    free(bundle);
+    free(crlf);
+}
+
+int main(int argc, char** argv) {
     test_messages();
     test_rejections();
     test_fingerprints_and_gas();
     test_eeprom();
     test_parse_and_backoff();
+    if (argc == 4) {
+        test_tls(argv[1], argv[2], argv[3]);
+    } else {
+        check(false, "tls: PEM files given (test_telemetry CA BUNDLE CRLF)", "run through scripts/check-firmware.sh");
+    }
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }

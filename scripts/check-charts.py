@@ -290,8 +290,27 @@ def check_edge_objects(docs: list[dict[str, Any]], values: dict[str, Any]) -> No
 
 
 def check_example_acl(by_kind: dict[str, list[dict[str, Any]]], values: dict[str, Any]) -> None:
-    """The example's ACL gives each device exactly its two topics and the agent read access."""
+    """The example's ACL gives each device exactly its two topics and the agent read access (and the check
+    flags a planted line that lets a device write every topic)."""
     acl = next(d for d in by_kind["ConfigMap"] if d["metadata"]["name"].endswith("-mosquitto"))["data"]["acl"]
+    expected = {"agent": ["topic read telemetry/#", "topic read status/#"]}
+    for d in values["mosquitto"]["devices"]:
+        expected[d["fingerprint"]] = [f"topic write telemetry/{d['datacenter']}/{d['fingerprint']}",
+                                      f"topic write status/{d['datacenter']}/{d['fingerprint']}"]
+    R.check("site-torino ACL: each device may write only its own telemetry and status topic, the agent only read",
+            acl_sections(acl) == expected, f"{acl_sections(acl)} != {expected}")
+    planted = acl.replace("topic write telemetry/7/9A3F21", "topic write telemetry/#")
+    R.check("ACL check flags a planted 'topic write telemetry/#' for a device",
+            planted != acl and acl_sections(planted) != expected, planted)
+    pod = next(d for d in by_kind["Deployment"] if d["metadata"]["name"].endswith("-mosquitto"))["spec"]["template"]["spec"]
+    projected = next(v for v in pod["volumes"] if v["name"] == "device-secrets")["projected"]["sources"]
+    R.check("site-torino: a passwordSecret device's Secret key is mounted as a file named after its user",
+            projected == [{"secret": {"name": "torino-sensor-17b0c2", "items": [{"key": "password", "path": "17B0C2"}]}}],
+            str(projected))
+
+
+def acl_sections(acl: str) -> dict[str, list[str]]:
+    """user -> its ACL lines, in order."""
     sections: dict[str, list[str]] = {}
     user = None
     for line in acl.splitlines():
@@ -301,17 +320,7 @@ def check_example_acl(by_kind: dict[str, list[dict[str, Any]]], values: dict[str
             sections[user] = []
         elif line and not line.startswith("#"):
             sections.setdefault(user or "(anonymous)", []).append(line)
-    expected = {"agent": ["topic read telemetry/#", "topic read status/#"]}
-    for d in values["mosquitto"]["devices"]:
-        expected[d["fingerprint"]] = [f"topic write telemetry/{d['datacenter']}/{d['fingerprint']}",
-                                      f"topic write status/{d['datacenter']}/{d['fingerprint']}"]
-    R.check("site-torino ACL: each device may write only its own telemetry and status topic, the agent only read",
-            sections == expected, f"{sections} != {expected}")
-    pod = next(d for d in by_kind["Deployment"] if d["metadata"]["name"].endswith("-mosquitto"))["spec"]["template"]["spec"]
-    projected = next(v for v in pod["volumes"] if v["name"] == "device-secrets")["projected"]["sources"]
-    R.check("site-torino: a passwordSecret device's Secret key is mounted as a file named after its user",
-            projected == [{"secret": {"name": "torino-sensor-17b0c2", "items": [{"key": "password", "path": "17B0C2"}]}}],
-            str(projected))
+    return sections
 
 
 def broker_files(docs: list[dict[str, Any]]) -> tuple[dict[str, str], str, str]:

@@ -128,6 +128,10 @@ pub struct LimitSettings {
     pub max_action_concurrency: u32,
     /// Most atomic actions in a sequence.
     pub sequence_max_length: usize,
+    /// Entities (actions, packages, triggers, rules) one namespace may store.
+    pub entities_per_namespace: usize,
+    /// MB of entity documents (action code included) one namespace may store.
+    pub entity_mb_per_namespace: u64,
 }
 
 impl Default for LimitSettings {
@@ -140,6 +144,8 @@ impl Default for LimitSettings {
             max_body_bytes: 48 * 1024 * 1024 + 1024 * 1024,
             max_action_concurrency: 500,
             sequence_max_length: 50,
+            entities_per_namespace: 10_000,
+            entity_mb_per_namespace: 512,
         }
     }
 }
@@ -173,11 +179,13 @@ pub struct ActivationSettings {
     pub keep_count: usize,
     /// Hours an activation is kept.
     pub keep_hours: u64,
+    /// MB of activation records kept per namespace (the oldest go first).
+    pub keep_mb: u64,
 }
 
 impl Default for ActivationSettings {
     fn default() -> Self {
-        Self { keep_count: 10_000, keep_hours: 24 * 7 }
+        Self { keep_count: 10_000, keep_hours: 24 * 7, keep_mb: 256 }
     }
 }
 
@@ -202,6 +210,10 @@ pub struct PoolSettings {
     /// Accept running every runtime process under the agent's own uid when the agent cannot isolate them
     /// (not root, no CAP_SETUID/CAP_SETGID): single-tenant machines only. Without it such a start is refused.
     pub allow_shared_uid: bool,
+    /// Share of `user_memory_mb` the runtime processes of one namespace may hold (0 < share <= 1).
+    pub namespace_memory_share: f64,
+    /// MB of scratch space (its folder, its temp files) one runtime process may fill before it is killed.
+    pub max_scratch_mb: u64,
 }
 
 impl Default for PoolSettings {
@@ -215,6 +227,20 @@ impl Default for PoolSettings {
             node: None,
             python: None,
             allow_shared_uid: false,
+            namespace_memory_share: 0.5,
+            max_scratch_mb: 512,
+        }
+    }
+}
+
+impl Settings {
+    /// The storage quotas of every namespace.
+    pub fn quotas(&self) -> crate::store::Quotas {
+        crate::store::Quotas {
+            entity_count: self.limits.entities_per_namespace,
+            entity_bytes: self.limits.entity_mb_per_namespace * 1024 * 1024,
+            activation_count: self.activations.keep_count,
+            activation_bytes: self.activations.keep_mb * 1024 * 1024,
         }
     }
 }
@@ -340,6 +366,22 @@ impl Settings {
         }
         if self.activations.keep_count == 0 {
             return bad("activations.keep_count", "must be at least 1");
+        }
+        if l.entities_per_namespace == 0 {
+            return bad("limits.entities_per_namespace", "must be at least 1");
+        }
+        if l.entity_mb_per_namespace == 0 {
+            return bad("limits.entity_mb_per_namespace", "must be at least 1");
+        }
+        if self.activations.keep_mb == 0 {
+            return bad("activations.keep_mb", "must be at least 1");
+        }
+        let share = self.pool.namespace_memory_share;
+        if !(share > 0.0 && share <= 1.0) {
+            return bad("pool.namespace_memory_share", "must be above 0 and at most 1");
+        }
+        if self.pool.max_scratch_mb == 0 {
+            return bad("pool.max_scratch_mb", "must be at least 1");
         }
         if self.pool.user_memory_mb < 128 {
             return bad("pool.user_memory_mb", "must be at least 128");

@@ -58,6 +58,8 @@ impl Application {
         let map = identity::ensure_builtin(&data, parse_key(&settings.keys.guest)?, parse_key(&settings.keys.whisk_system)?)?;
         let store = Store::open(&data.join("store.redb"))?;
         crate::system::install(&store).context("installing system packages")?;
+        // the built-in packages go in before the quotas apply (they still count for whisk.system's own writes)
+        let store = store.with_quotas(settings.quotas());
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding the API to {}", settings.listen))?;
@@ -89,6 +91,8 @@ impl Application {
             pc.python_bin = p.clone();
         }
         pc.max_result_bytes = settings.limits.max_payload_bytes;
+        pc.namespace_memory_share = settings.pool.namespace_memory_share;
+        pc.max_scratch_bytes = settings.pool.max_scratch_mb * 1024 * 1024;
         let pool = Pool::start(pc).await.context("starting the runtime pool")?;
 
         let broker = match settings.mqtt.embedded_broker {

@@ -23,6 +23,9 @@ pub enum ApiError {
     /// 403.
     #[error("{FORBIDDEN}")]
     Forbidden,
+    /// 403 with a specific message (a namespace's storage quota).
+    #[error("{0}")]
+    ForbiddenMsg(String),
     /// 404 with OpenWhisk's default message.
     #[error("{NOT_FOUND}")]
     NotFound,
@@ -58,7 +61,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::ForbiddenMsg(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::NotFoundMsg(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
@@ -110,7 +113,12 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            // Not 429: waiting does not help, the namespace must delete something; not 413: the request
+            // itself is within its size limit.
+            StoreError::Quota(q) => ApiError::ForbiddenMsg(q.to_string()),
+            e => ApiError::Internal(e.to_string()),
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Activation records in the store: the changes the writer commits, newest-first listing, and bounded retention.
+//! Activation records in the store: the changes the writer commits, newest-first listing, and bounded retention
+//! (the namespace's quota at every commit, age and count in the periodic purge).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::quota::{self, Usage};
 use super::{Store, StoreError, ACTIVATIONS, ACTIVATION_INDEX, PENDING};
 use crate::entity::Activation;
 
@@ -136,8 +138,18 @@ impl Store {
         Ok(out)
     }
 
+    /// Commits `batch`; namespaces it takes past their quota lose their oldest records in the same commit.
     pub(super) fn apply(&self, batch: &[Op]) -> Result<(), StoreError> {
+        let result = self.apply_within_quota(batch);
+        if result.is_err() {
+            self.activation_usage.forget_all();
+        }
+        result
+    }
+
+    fn apply_within_quota(&self, batch: &[Op]) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
+        let mut usage: HashMap<String, Usage> = HashMap::new();
         {
             let mut docs = tx.open_table(ACTIVATIONS)?;
             let mut index = tx.open_table(ACTIVATION_INDEX)?;
@@ -160,11 +172,33 @@ impl Store {
                         continue;
                     }
                 };
-                docs.insert(a.activation_id.as_str(), to_json(a.as_ref())?.as_slice())?;
-                index.insert((a.namespace.as_str(), a.start, a.activation_id.as_str()), ())?;
+                let ns = a.namespace.as_str();
+                if !usage.contains_key(ns) {
+                    let known = match self.activation_usage.get(ns) {
+                        Some(u) => u,
+                        None => quota::scan(&docs, &index, ns)?,
+                    };
+                    usage.insert(ns.to_string(), known);
+                }
+                let doc = to_json(a.as_ref())?;
+                let old = docs.insert(a.activation_id.as_str(), doc.as_slice())?.map(|v| v.value().len() as u64);
+                let fresh = index.insert((ns, a.start, a.activation_id.as_str()), ())?.is_none();
+                let u = usage.get_mut(ns).expect("inserted above");
+                u.bytes = (u.bytes + doc.len() as u64).saturating_sub(old.unwrap_or(0));
+                u.count += usize::from(old.is_none() && fresh);
+            }
+            for (ns, u) in usage.iter_mut() {
+                let (kept, pruned) = quota::prune(&mut docs, &mut index, ns, *u, &self.quotas)?;
+                if pruned > 0 {
+                    tracing::debug!(namespace = %ns, pruned, "activations past the namespace's quota pruned");
+                }
+                *u = kept;
             }
         }
         tx.commit()?;
+        for (ns, u) in usage {
+            self.activation_usage.set(&ns, u);
+        }
         Ok(())
     }
 
@@ -190,15 +224,23 @@ impl Store {
             return Ok(0);
         }
         let tx = self.db.begin_write()?;
+        let mut removed = Vec::with_capacity(doomed.len());
         {
             let mut docs = tx.open_table(ACTIVATIONS)?;
             let mut index = tx.open_table(ACTIVATION_INDEX)?;
             for (ns, start, id) in &doomed {
                 index.remove((ns.as_str(), *start, id.as_str()))?;
-                docs.remove(id.as_str())?;
+                let bytes = docs.remove(id.as_str())?.map(|v| v.value().len() as u64);
+                removed.push((ns.as_str(), bytes.unwrap_or(0)));
             }
         }
-        tx.commit()?;
+        if let Err(e) = tx.commit() {
+            self.activation_usage.forget_all();
+            return Err(e.into());
+        }
+        for (ns, bytes) in removed {
+            self.activation_usage.removed(ns, bytes);
+        }
         Ok(doomed.len())
     }
 }

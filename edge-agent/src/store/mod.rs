@@ -1,10 +1,13 @@
-//! The site's durable store (redb in the data folder): entities and activations, crash-safe on every commit.
+//! The site's durable store (redb in the data folder): entities and activations, crash-safe on every commit,
+//! within storage quotas per namespace.
 
 mod activations;
 mod cache;
+mod quota;
 mod writer;
 
 pub use activations::{ActivationFilter, PendingInvocation};
+pub use quota::{QuotaExceeded, Quotas};
 pub use writer::{ActivationWriter, Commit};
 
 use std::path::Path;
@@ -43,6 +46,9 @@ pub enum StoreError {
         /// Cause.
         source: serde_json::Error,
     },
+    /// A namespace's storage quota refused a write.
+    #[error("{0}")]
+    Quota(#[from] QuotaExceeded),
 }
 
 macro_rules! db_err {
@@ -59,11 +65,14 @@ db_err!(redb::TransactionError, redb::TableError, redb::StorageError, redb::Comm
 pub struct Store {
     pub(crate) db: Arc<Database>,
     cache: Arc<cache::EntityCache>,
+    quotas: Quotas,
+    activation_usage: quota::ActivationUsage,
 }
 
 /// Entity reads and writes inside one write transaction.
 pub struct EntityTx<'a> {
     table: redb::Table<'a, &'static str, &'static [u8]>,
+    quotas: Quotas,
 }
 
 impl EntityTx<'_> {
@@ -75,9 +84,10 @@ impl EntityTx<'_> {
         }
     }
 
-    /// Writes a document.
+    /// Writes a document, within its namespace's entity quota ([`StoreError::Quota`] otherwise).
     pub fn put(&mut self, id: &str, e: &Entity) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(e).map_err(|e| StoreError::Db(e.to_string()))?;
+        quota::check_entity(&self.table, &self.quotas, id, bytes.len() as u64)?;
         self.table.insert(id, bytes.as_slice())?;
         Ok(())
     }
@@ -106,7 +116,23 @@ impl Store {
             tx.open_table(PENDING)?;
         }
         tx.commit()?;
-        Ok(Self { db: Arc::new(db), cache: Arc::default() })
+        Ok(Self {
+            db: Arc::new(db),
+            cache: Arc::default(),
+            quotas: Quotas::default(),
+            activation_usage: Default::default(),
+        })
+    }
+
+    /// The same store with these quotas per namespace (set before the store is shared).
+    pub fn with_quotas(mut self, quotas: Quotas) -> Self {
+        self.quotas = quotas;
+        self
+    }
+
+    /// The quotas per namespace.
+    pub fn quotas(&self) -> Quotas {
+        self.quotas
     }
 
     /// Reads one entity (from memory when no write happened since it was last read).
@@ -135,7 +161,7 @@ impl Store {
         let tx = self.db.begin_write().map_err(StoreError::from)?;
         let r = {
             let table = tx.open_table(ENTITIES).map_err(StoreError::from)?;
-            let mut etx = EntityTx { table };
+            let mut etx = EntityTx { table, quotas: self.quotas };
             f(&mut etx)?
         };
         let committed = tx.commit().map_err(StoreError::from);

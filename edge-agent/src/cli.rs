@@ -1,4 +1,5 @@
-//! The command line: `serve` runs the agent, `namespaces` manages namespaces and keys (like `wskadmin user`).
+//! The command line: `serve` runs the agent, `namespaces` manages namespaces and keys (like `wskadmin user`),
+//! `deploy` applies a manifest, `dead-letters` lists, re-queues and drops the outbox's dead letters.
 
 use std::path::PathBuf;
 
@@ -59,6 +60,35 @@ pub enum Command {
         /// What to do with them.
         #[command(subcommand)]
         action: NamespaceCommand,
+    },
+    /// The outbox's dead letters (records the hub refused), through the running agent's API.
+    DeadLetters {
+        /// What to do with them.
+        #[command(subcommand)]
+        action: DeadLetterCommand,
+        /// API host; default from `<data>/wskprops-whisk.system`.
+        #[arg(long, global = true)]
+        apihost: Option<String>,
+        /// `uuid:key` of whisk.system; default from `<data>/wskprops-whisk.system`.
+        #[arg(long, global = true)]
+        auth: Option<String>,
+    },
+}
+
+/// Dead-letter operations.
+#[derive(Debug, Subcommand)]
+pub enum DeadLetterCommand {
+    /// List them with the hub's reason.
+    List,
+    /// Put one (its sequence number, or `all`) back at the end of the outbox, once the cause is fixed.
+    Requeue {
+        /// Sequence number from `list`, or `all`.
+        id: String,
+    },
+    /// Delete one (or `all`) for good.
+    Drop {
+        /// Sequence number from `list`, or `all`.
+        id: String,
     },
 }
 
@@ -133,6 +163,53 @@ pub fn namespaces(settings: &Settings, cmd: &NamespaceCommand) -> anyhow::Result
             identity::delete(data, name)?;
             println!("deleted {name}");
         }
+    }
+    Ok(())
+}
+
+fn wskprop(settings: &Settings, file: &str, key: &str) -> Option<String> {
+    let props = std::fs::read_to_string(settings.data_dir.join(file)).ok()?;
+    props.lines().find_map(|l| l.strip_prefix(&format!("{key}=")).map(String::from))
+}
+
+/// Runs `dead-letters`: through the running agent's API (it holds the store), as `whisk.system`.
+pub async fn dead_letters(
+    settings: &Settings,
+    cmd: &DeadLetterCommand,
+    apihost: Option<String>,
+    auth: Option<String>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let file = "wskprops-whisk.system";
+    let apihost = apihost
+        .or_else(|| wskprop(settings, file, "APIHOST"))
+        .context("no --apihost and no APIHOST in <data>/wskprops-whisk.system")?;
+    let auth = auth
+        .or_else(|| wskprop(settings, file, "AUTH"))
+        .context("no --auth and no AUTH in <data>/wskprops-whisk.system")?;
+    let op = fogwhisk_site::outbox::operator::Operator::new(&apihost, &auth)?;
+    match cmd {
+        DeadLetterCommand::List => {
+            let letters = op.list().await?;
+            println!("{:<8} {:<12} {:<6} {:<14} {:<12} REASON", "ID", "DAY", "DC", "METRIC", "SET ASIDE");
+            for l in &letters {
+                let r = &l["record"];
+                let at = chrono::DateTime::from_timestamp_millis(l["dead_ms"].as_i64().unwrap_or(0))
+                    .map_or_else(String::new, |t| t.format("%m-%d %H:%M").to_string());
+                println!(
+                    "{:<8} {:<12} {:<6} {:<14} {:<12} {}",
+                    l["seq"],
+                    r["day"].as_str().unwrap_or(""),
+                    r["datacenter_id"],
+                    r["metric"].as_str().unwrap_or(""),
+                    at,
+                    l["reason"].as_str().unwrap_or("")
+                );
+            }
+            println!("{} dead letter(s)", letters.len());
+        }
+        DeadLetterCommand::Requeue { id } => println!("re-queued {}", op.requeue(id).await?),
+        DeadLetterCommand::Drop { id } => println!("dropped {}", op.drop(id).await?),
     }
     Ok(())
 }

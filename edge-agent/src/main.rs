@@ -24,6 +24,9 @@ async fn main() {
     let shutdown = shutdown_signal();
     let result = match &cli.command {
         Command::Namespaces { action } => cli::namespaces(&settings, action),
+        Command::DeadLetters { action, apihost, auth } => {
+            cli::dead_letters(&settings, action, apihost.clone(), auth.clone()).await
+        }
         Command::Deploy { manifest, vars, apihost, auth } => {
             cli::deploy(&settings, manifest, vars, apihost.clone(), auth.clone()).await
         }

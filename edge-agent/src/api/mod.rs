@@ -1,6 +1,7 @@
 //! The OpenWhisk REST API v1: one router per resource, merged, with CORS, body limits and JSON errors everywhere.
 
 mod action_put;
+mod dead_letters;
 pub mod actions;
 pub mod activations;
 mod drain;
@@ -39,6 +40,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(rules::router())
         .merge(activations::router())
         .merge(telemetry::router())
+        .merge(dead_letters::router())
         .merge(web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -1,7 +1,8 @@
 //! The durable outbox of aggregate records (a FIFO keyed by a monotonic sequence) and its statistics.
-//! Delivery to the hub is in [`delivery`].
+//! Delivery to the hub is in [`delivery`]; the operator's dead-letter client in [`operator`].
 
 pub mod delivery;
+pub mod operator;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;

@@ -20,7 +20,7 @@ const RETRY_AFTER_SECS: &str = "5";
 
 /// Whether a request starts new work: an invoke, a trigger fire or a web action.
 pub(super) fn starts_work(method: &Method, path: &str) -> bool {
-    if path.starts_with("/api/v1/web/") {
+    if path.starts_with("/api/v1/web/") || super::routes::is_gateway_path(path) {
         return true;
     }
     if method != Method::POST {
@@ -61,6 +61,8 @@ mod tests {
         assert!(starts_work(&post, "/api/v1/namespaces/guest/actions/pkg/hello"));
         assert!(starts_work(&post, "/api/v1/namespaces/_/triggers/telemetry"));
         assert!(starts_work(&Method::GET, "/api/v1/web/guest/default/hello.json"));
+        assert!(starts_work(&Method::GET, "/api/9f1c2e3a-0000-4000-8000-000000000000/hello/world"));
+        assert!(!starts_work(&Method::GET, "/api/v1/namespaces"));
         assert!(!starts_work(&post, "/api/v1/namespaces/_/telemetry/readings"));
         assert!(!starts_work(&Method::GET, "/api/v1/namespaces/_/actions/hello"));
         assert!(!starts_work(&Method::PUT, "/api/v1/namespaces/_/actions/hello"));

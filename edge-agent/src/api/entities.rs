@@ -91,6 +91,6 @@ fn page(mut rows: Vec<(u64, Value)>, collection: &str, skip: usize, limit: usize
         // CouchDB's count with a skip, as OpenWhisk's countCollectionInNamespace asks it.
         return json!({ collection: rows.len().saturating_sub(skip) });
     }
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     Value::Array(rows.into_iter().skip(skip).take(limit).map(|(_, v)| v).collect())
 }

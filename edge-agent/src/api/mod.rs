@@ -11,6 +11,7 @@ pub mod extract;
 mod info;
 mod namespaces;
 pub mod packages;
+mod routes;
 mod rules;
 mod telemetry;
 mod triggers;
@@ -42,6 +43,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(telemetry::router())
         .merge(dead_letters::router())
         .merge(web::router())
+        .merge(routes::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -63,7 +65,7 @@ const ALLOW_HEADERS: &str = "Authorization, Origin, X-Requested-With, Content-Ty
 
 /// CORS as OpenWhisk's controller does it: OPTIONS answered with 200, every response allows any origin.
 async fn cors(req: Request, next: Next) -> Response {
-    let is_web = req.uri().path().starts_with("/api/v1/web/");
+    let is_web = is_web_path(req.uri().path());
     if req.method() == Method::OPTIONS && !is_web {
         let mut r = StatusCode::OK.into_response();
         add_cors(&mut r);
@@ -76,6 +78,11 @@ async fn cors(req: Request, next: Next) -> Response {
     r
 }
 
+/// Web actions and API gateway routes answer as their actions say (their own CORS, errors and bodies).
+fn is_web_path(path: &str) -> bool {
+    path.starts_with("/api/v1/web/") || routes::is_gateway_path(path)
+}
+
 fn add_cors(r: &mut Response) {
     let h = r.headers_mut();
     h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
@@ -85,7 +92,7 @@ fn add_cors(r: &mut Response) {
 
 /// Turns plain-text rejections of the HTTP framework (413 from the body limit, 400s) into `{error, code}`.
 async fn rewrap_errors(req: Request, next: Next) -> Response {
-    let is_web = req.uri().path().starts_with("/api/v1/web/");
+    let is_web = is_web_path(req.uri().path());
     let r = next.run(req).await;
     if is_web {
         return r;

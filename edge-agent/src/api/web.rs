@@ -40,7 +40,7 @@ fn is_text(ct: &str) -> bool {
     ct.starts_with("text/") || ct.contains("xml") || ct.contains("x-www-form-urlencoded") || ct.contains("json")
 }
 
-async fn web(
+pub(super) async fn web(
     State(s): State<Arc<AppState>>,
     Path((ns, pkg, rest)): Path<(String, String, String)>,
     method: Method,
@@ -51,6 +51,10 @@ async fn web(
     // Nothing of the body is read until the action is resolved and the caller authorized: an unknown or
     // protected action answers at once, however large the body announced (issue 9: 50 concurrent 49 MB
     // bodies must not be buffered). The body itself is then read up to the payload limit only.
+    if ns == "whisk.system" && pkg == "apimgmt" {
+        // The route management actions of `wsk api` and the npm client's `routes`, served by the agent itself.
+        return Ok(super::routes::manage(&s, &rest, &uri, &headers, body).await);
+    }
     let (name, ext, ow_path) = split_rest(&rest)?;
     let package = if pkg == "default" { None } else { Some(pkg.as_str()) };
     let fqn = FullName::new(&ns, package, &name).map_err(|_| ApiError::NotFound)?;

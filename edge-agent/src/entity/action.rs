@@ -143,7 +143,7 @@ pub struct ActionPut {
 pub fn is_binary_code(code: &str) -> bool {
     let t = code.trim();
     !t.is_empty()
-        && t.len() % 4 == 0
+        && t.len().is_multiple_of(4)
         && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
         && t.trim_end_matches('=').len() + 2 >= t.len()
 }

@@ -21,8 +21,14 @@ if ! python3 -c 'import kubernetes_validate, yaml' >/dev/null 2>&1 || ! pip show
   python3 -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
 fi
 
-for dir in tests/client; do
+# tests/client: the openwhisk npm client; tests/peers: pouchdb-server (the CouchDB protocol peer of the hub
+# catalog). Skipped when node_modules already matches the lockfile (npm writes node_modules/.package-lock.json).
+for dir in tests/client tests/peers; do
   if [[ -f $dir/package.json ]]; then
+    if [[ -f $dir/node_modules/.package-lock.json && $dir/node_modules/.package-lock.json -nt $dir/package-lock.json ]]; then
+      echo "== npm: $dir up to date"
+      continue
+    fi
     echo "== npm: $dir"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi

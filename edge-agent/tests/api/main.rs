@@ -5,6 +5,7 @@ mod compat_audit;
 mod compat_fields;
 mod compat_packages;
 mod compat_paths;
+mod compat_routes;
 mod dead_letter_cli;
 mod errors;
 mod helpers;

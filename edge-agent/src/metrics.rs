@@ -1,4 +1,4 @@
-//! Prometheus metrics of the agent: invocations by outcome, cold/warm starts, latency, pool, throttles.
+//! Prometheus metrics of the agent: invocations by outcome, cold/warm starts, latency, pool, throttles, task restarts.
 
 use std::sync::Arc;
 
@@ -43,6 +43,15 @@ pub struct Metrics {
     pool_prewarmed: Gauge,
     pool_memory: Gauge,
     site: Family<SiteLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Restarts of supervised background tasks after a failure.
+    pub task_restarts: Family<TaskLabel, Counter>,
+}
+
+/// Label of a supervised background task.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskLabel {
+    /// The task's name, e.g. `purge`.
+    pub task: String,
 }
 
 /// Label of a site gauge (feeds and outbox figures).
@@ -81,6 +90,8 @@ impl Metrics {
             "Site pipeline figures: MQTT feed and alarms (feeds_*), outbox to the hub (outbox_*)",
             site.clone(),
         );
+        let task_restarts = Family::<TaskLabel, Counter>::default();
+        registry.register("task_restarts", "Restarts of supervised background tasks after a failure", task_restarts.clone());
         Arc::new(Self {
             registry,
             invocations,
@@ -94,12 +105,18 @@ impl Metrics {
             pool_prewarmed,
             pool_memory,
             site,
+            task_restarts,
         })
     }
 
     /// Counts a refused request.
     pub fn throttle(&self, limit: &str) {
         self.throttled.get_or_create(&ThrottleLabel { limit: limit.into() }).inc();
+    }
+
+    /// Counts a restart of the supervised task `task`.
+    pub fn task_restarted(&self, task: &str) {
+        self.task_restarts.get_or_create(&TaskLabel { task: task.into() }).inc();
     }
 
     /// Sets one site figure.

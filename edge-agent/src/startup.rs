@@ -112,7 +112,8 @@ impl Application {
         let writer_stop = CancellationToken::new();
         let feeds_stop = CancellationToken::new();
         let (activations, writer) = ActivationWriter::start(store.clone(), writer_stop.clone());
-        let purge = spawn_purge(store.clone(), site.clone(), &settings, services_stop.clone());
+        let metrics = Metrics::new();
+        let purge = spawn_purge(store.clone(), site.clone(), &settings, metrics.clone(), services_stop.clone());
         let delivery = spawn_delivery(&site, &settings, services_stop.clone());
         let state = Arc::new(AppState {
             api_host,
@@ -121,7 +122,7 @@ impl Application {
             identities: Identities::new(&data)?,
             pool,
             throttles: Throttles::default(),
-            metrics: Metrics::new(),
+            metrics,
             tasks: TaskTracker::new(),
             stop,
             settings,
@@ -264,31 +265,58 @@ fn spawn_delivery(site: &fogwhisk_site::SiteStore, settings: &Settings, stop: Ca
     Some(fogwhisk_site::outbox::spawn_delivery_with(site.clone(), target, config, stop))
 }
 
-fn spawn_purge(store: Store, site: fogwhisk_site::SiteStore, settings: &Settings, stop: CancellationToken) -> JoinHandle<()> {
+/// The purge's name in logs and in `fogwhisk_edge_task_restarts_total{task=...}`.
+pub const PURGE_TASK: &str = "purge";
+
+/// Starts the purge of old activations and readings (every minute), supervised: a panic is logged, counted
+/// and the loop started again after a backoff.
+fn spawn_purge(
+    store: Store,
+    site: fogwhisk_site::SiteStore,
+    settings: &Settings,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
     let keep = settings.activations.keep_count;
     let age = Duration::from_secs(settings.activations.keep_hours * 3600);
     let retention_days = settings.telemetry.retention_days;
+    let on_restart = move |_: &fogwhisk_shutdown::Failure| metrics.task_restarted(PURGE_TASK);
+    let supervisor_stop = stop.clone();
+    let run = move || purge_loop(store.clone(), site.clone(), keep, age, retention_days, stop.clone());
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => break,
-                _ = tick.tick() => {
-                    let s = store.clone();
-                    match tokio::task::spawn_blocking(move || s.purge_activations(keep, age)).await {
-                        Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "old activations purged"),
-                        Ok(Err(e)) => tracing::warn!(error = %e, "activation purge failed"),
-                        _ => {}
-                    }
-                    match site.run_blocking(move |s| s.purge_older_than(retention_days)).await {
-                        Ok(n) if n > 0 => tracing::info!(removed = n, "old readings purged"),
-                        Err(e) => tracing::warn!(error = %e, "telemetry purge failed"),
-                        _ => {}
-                    }
+        fogwhisk_shutdown::supervise(PURGE_TASK, fogwhisk_shutdown::Restart::default(), supervisor_stop, on_restart, run)
+            .await;
+    })
+}
+
+/// One run of the purge: every minute until `stop`.
+async fn purge_loop(
+    store: Store,
+    site: fogwhisk_site::SiteStore,
+    keep: usize,
+    age: Duration,
+    retention_days: u32,
+    stop: CancellationToken,
+) -> Result<(), std::convert::Infallible> {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            _ = tick.tick() => {
+                let s = store.clone();
+                match tokio::task::spawn_blocking(move || s.purge_activations(keep, age)).await {
+                    Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "old activations purged"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "activation purge failed"),
+                    _ => {}
+                }
+                match site.run_blocking(move |s| s.purge_older_than(retention_days)).await {
+                    Ok(n) if n > 0 => tracing::info!(removed = n, "old readings purged"),
+                    Err(e) => tracing::warn!(error = %e, "telemetry purge failed"),
+                    _ => {}
                 }
             }
         }
-    })
+    }
 }
 
 pub use fogwhisk_shutdown::shutdown_signal;

@@ -8,3 +8,4 @@ mod hub_e2e;
 mod mqtt;
 mod peers;
 mod sigterm;
+mod sigterm_delivery;

@@ -19,7 +19,7 @@ const LIMITS: [(&str, &str); 3] = [
 ];
 
 /// Waits (without blocking the runtime's thread) until the agent process exits; its exit code.
-async fn exited(a: &mut Agent, within: Duration) -> Option<i32> {
+pub async fn exited(a: &mut Agent, within: Duration) -> Option<i32> {
     let child = a.child.as_mut().unwrap();
     let start = Instant::now();
     while start.elapsed() < within {

@@ -12,6 +12,8 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use fogwhisk_shutdown::{supervise, Restart};
+
 use crate::store::SiteStore;
 
 /// Where the records go. `Debug` never shows the token.
@@ -79,37 +81,28 @@ pub fn spawn_delivery_with(store: SiteStore, target: HubTarget, config: Delivery
     tokio::spawn(restarting(store, config, stop, move || run(s.clone(), target.clone(), c.clone(), st.clone())))
 }
 
-/// Runs `start()` as its own task until it returns (stopped); a panic is caught from its `JoinHandle`,
-/// counted as a delivery failure and the task started again after the delivery backoff.
+/// Runs `start()` under the shared supervisor (`fogwhisk_shutdown::supervise`) until it returns (stopped): a
+/// panic is caught, counted as a delivery failure (`last_error`, `/metrics`) and the loop started again after
+/// the delivery backoff.
 async fn restarting<F, Fut>(store: SiteStore, config: DeliveryConfig, stop: CancellationToken, mut start: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let mut attempt: u32 = 0;
-    loop {
-        match tokio::spawn(start()).await {
-            Ok(()) => return, // stopped
-            Err(e) if e.is_panic() => {
-                attempt += 1;
-                let message = format!("outbox delivery panicked: {}", panic_message(e.into_panic()));
-                record_failure(&store, &message);
-                tracing::error!(error = %message, attempt, "outbox delivery restarting");
-                if sleep_or_stop(backoff(&config, attempt), &stop).await {
-                    return;
-                }
-            }
-            Err(_) => return, // aborted: the runtime is shutting down
+    let policy = Restart { min: config.base_delay, max: config.max_delay };
+    let on_restart = |f: &fogwhisk_shutdown::Failure| record_failure(&store, &format!("outbox delivery {f}"));
+    let run = move || {
+        let once = start();
+        async move {
+            once.await;
+            Ok::<(), std::convert::Infallible>(())
         }
-    }
+    };
+    supervise(DELIVERY_TASK, policy, stop, on_restart, run).await;
 }
 
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    match p.downcast::<String>() {
-        Ok(s) => *s,
-        Err(p) => p.downcast_ref::<&str>().map_or_else(|| "(no message)".to_string(), |s| s.to_string()),
-    }
-}
+/// The delivery task's name in logs and restart counts.
+pub const DELIVERY_TASK: &str = "outbox delivery";
 
 /// Exponential backoff with jitter: a random delay in `[d/2, d]`, `d = min(max, base * 2^(attempt-1))`.
 pub fn backoff(config: &DeliveryConfig, attempt: u32) -> Duration {

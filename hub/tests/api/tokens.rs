@@ -197,3 +197,27 @@ async fn tokens_are_created_rotated_and_revoked_while_the_hub_runs() {
     let (id, t) = add_token(data.path(), "publisher");
     assert!(id.starts_with("publisher-") && t.len() == 64);
 }
+
+#[tokio::test]
+async fn every_route_of_the_access_table_exists_and_is_guarded() {
+    use fogwhisk_hub::access::{Access, ROUTES};
+    let app = crate::helpers::spawn_app_with(|s| s.anonymous_reads = false).await;
+    for (method, path, access) in ROUTES {
+        // Every path parameter (`{site}`, `{*name}`, ...) filled with a plain value.
+        let concrete: String = path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let r = app.client.request(method.clone(), format!("{}{concrete}", app.base)).send().await.unwrap();
+        // 401 comes from the guard, which runs only on a matched route (the fallback answers 404).
+        let want_open = *access == Access::Public;
+        assert_eq!(r.status() == 401, !want_open, "{method} {path}: {}", r.status());
+        assert_ne!(r.status(), 500, "{method} {path}");
+    }
+    // A method the table does not list on a known path: 405 in the error shape, no handler runs.
+    let r = app.client.put(format!("{}/api/charts", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "method_not_allowed");
+    app.stop().await;
+}

@@ -39,6 +39,10 @@ test('create a route and call it at its gwApiUrl; the verb is checked', async ()
   assert.equal(post.status, 404, 'no POST operation on this route');
   assert.equal(typeof (await post.json()).error, 'string');
   assert.equal((await fetch(`${api.gwApiUrl}/nowhere`)).status, 404);
+  const pre = await fetch(`${api.gwApiUrl}/world`, { method: 'OPTIONS', headers: { 'access-control-request-headers': 'x-custom' } });
+  assert.equal(pre.status, 200, 'CORS preflight answered by the gateway');
+  assert.equal(pre.headers.get('access-control-allow-origin'), '*');
+  assert.equal(pre.headers.get('access-control-allow-headers'), 'x-custom');
 });
 
 test('response type http, path parameters and a packaged action', async () => {

@@ -190,7 +190,7 @@ fn check_auth(s: &AppState, require: Option<&Value>, headers: &HeaderMap) -> Api
     }
 }
 
-fn cors_preflight(headers: &HeaderMap) -> Response {
+pub(super) fn cors_preflight(headers: &HeaderMap) -> Response {
     let mut r = StatusCode::OK.into_response();
     let h = r.headers_mut();
     h.insert("access-control-allow-origin", HeaderValue::from_static("*"));

@@ -384,6 +384,10 @@ async fn run_route(
             }
         }
     }
+    if verb_missing && method == Method::OPTIONS {
+        // CORS is enabled on every API (`x-ibm-configuration.cors`): the gateway answers the preflight itself.
+        return super::web::cors_preflight(&headers);
+    }
     let msg = if verb_missing {
         format!("The route {full} has no operation {method}.")
     } else {

@@ -99,6 +99,16 @@ impl EntityTx<'_> {
     }
 }
 
+/// Runs blocking storage work so that it does not stall a tokio worker: on a multi-threaded runtime the
+/// worker hands its other tasks to the rest of the pool first (`block_in_place`); elsewhere (plain threads,
+/// current-thread runtimes in tests) it simply runs.
+fn off_async<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 fn decode(key: &str, bytes: &[u8]) -> Result<Entity, StoreError> {
     serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt { key: key.to_string(), source })
 }
@@ -153,8 +163,16 @@ impl Store {
         Ok(found)
     }
 
-    /// Runs `f` in one durable write transaction; nothing is written if it fails.
+    /// Runs `f` in one durable write transaction; nothing is written if it fails. Called from an async
+    /// handler, the commit (an fsync) runs with [`off_async`], so it does not hold up other tasks.
     pub fn write<R, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut EntityTx<'_>) -> Result<R, E>,
+    ) -> Result<R, E> {
+        off_async(|| self.write_now(f))
+    }
+
+    fn write_now<R, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&mut EntityTx<'_>) -> Result<R, E>,
     ) -> Result<R, E> {
@@ -170,8 +188,12 @@ impl Store {
         Ok(r)
     }
 
-    /// Every entity whose id starts with `prefix` (e.g. `guest/`).
+    /// Every entity whose id starts with `prefix` (e.g. `guest/`); decoding a namespace runs [`off_async`].
     pub fn list(&self, prefix: &str) -> Result<Vec<Entity>, StoreError> {
+        off_async(|| self.list_now(prefix))
+    }
+
+    fn list_now(&self, prefix: &str) -> Result<Vec<Entity>, StoreError> {
         let tx = self.db.begin_read()?;
         let t = tx.open_table(ENTITIES)?;
         let mut out = Vec::new();

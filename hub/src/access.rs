@@ -26,6 +26,10 @@ pub enum Access {
     Admin,
     /// The token of the site named in the path: `POST /api/v1/sites/{site}/aggregates`.
     SitePush,
+    /// A catalog token: OpenWhisk's entity API on the shared catalog.
+    CatalogEdit,
+    /// A site or catalog token: the catalog's changes feed.
+    CatalogFeed,
 }
 
 /// Every route with the access it needs (HEAD follows GET unless listed).
@@ -53,6 +57,23 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::POST, "/api/v1/tokens/{id}/rotate", Access::Admin),
     (Method::DELETE, "/api/v1/tokens/{id}", Access::Admin),
     (Method::GET, "/api/v1/audit", Access::Admin),
+    (Method::GET, "/api/v1/catalog/_changes", Access::CatalogFeed),
+    (Method::GET, "/api/v1/namespaces/{ns}/actions", Access::CatalogEdit),
+    (Method::GET, "/api/v1/namespaces/{ns}/actions/{*name}", Access::CatalogEdit),
+    (Method::PUT, "/api/v1/namespaces/{ns}/actions/{*name}", Access::CatalogEdit),
+    (Method::DELETE, "/api/v1/namespaces/{ns}/actions/{*name}", Access::CatalogEdit),
+    (Method::GET, "/api/v1/namespaces/{ns}/packages", Access::CatalogEdit),
+    (Method::GET, "/api/v1/namespaces/{ns}/packages/{name}", Access::CatalogEdit),
+    (Method::PUT, "/api/v1/namespaces/{ns}/packages/{name}", Access::CatalogEdit),
+    (Method::DELETE, "/api/v1/namespaces/{ns}/packages/{name}", Access::CatalogEdit),
+    (Method::GET, "/api/v1/namespaces/{ns}/triggers", Access::CatalogEdit),
+    (Method::GET, "/api/v1/namespaces/{ns}/triggers/{name}", Access::CatalogEdit),
+    (Method::PUT, "/api/v1/namespaces/{ns}/triggers/{name}", Access::CatalogEdit),
+    (Method::DELETE, "/api/v1/namespaces/{ns}/triggers/{name}", Access::CatalogEdit),
+    (Method::GET, "/api/v1/namespaces/{ns}/rules", Access::CatalogEdit),
+    (Method::GET, "/api/v1/namespaces/{ns}/rules/{name}", Access::CatalogEdit),
+    (Method::PUT, "/api/v1/namespaces/{ns}/rules/{name}", Access::CatalogEdit),
+    (Method::DELETE, "/api/v1/namespaces/{ns}/rules/{name}", Access::CatalogEdit),
 ];
 
 /// The access a route needs, if it is in the table.
@@ -64,12 +85,14 @@ pub fn access_of(method: &Method, path: &str) -> Option<Access> {
 /// The roles an access level admits (besides anonymous reads).
 pub fn roles_of(access: Access) -> &'static [Role] {
     match access {
-        Access::Public => &[Role::Admin, Role::Publisher, Role::Reader, Role::Site],
+        Access::Public => &[Role::Admin, Role::Publisher, Role::Reader, Role::Site, Role::Catalog],
         Access::Read => &[Role::Reader],
         Access::ChartRead => &[Role::Reader, Role::Publisher, Role::Site],
         Access::ChartWrite => &[Role::Publisher],
         Access::Admin => &[Role::Admin],
         Access::SitePush => &[Role::Site],
+        Access::CatalogEdit => &[Role::Catalog],
+        Access::CatalogFeed => &[Role::Site, Role::Catalog],
     }
 }
 
@@ -184,6 +207,15 @@ mod tests {
             (Read, Role::Publisher, false),
             (SitePush, Role::Admin, false),
             (SitePush, Role::Publisher, false),
+            (CatalogEdit, Role::Catalog, true),
+            (CatalogEdit, Role::Admin, false),
+            (CatalogEdit, Role::Site, false),
+            (CatalogEdit, Role::Reader, false),
+            (CatalogFeed, Role::Site, true),
+            (CatalogFeed, Role::Catalog, true),
+            (CatalogFeed, Role::Reader, false),
+            (Admin, Role::Catalog, false),
+            (ChartWrite, Role::Catalog, false),
         ];
         for (access, role, ok) in cases {
             let got = decide(access, caller(role, Some("a")), false, Some("a"));

@@ -39,8 +39,10 @@ pub enum Role {
     Publisher,
     /// Reads charts, aggregates and the page.
     Reader,
-    /// Pushes its own site's aggregates and pulls charts.
+    /// Pushes its own site's aggregates and pulls charts (and the catalog's changes feed).
     Site,
+    /// Edits the shared catalog (the entity API) and reads its changes feed.
+    Catalog,
 }
 
 impl Role {
@@ -51,6 +53,7 @@ impl Role {
             Role::Publisher => "publisher",
             Role::Reader => "reader",
             Role::Site => "site",
+            Role::Catalog => "catalog",
         }
     }
 
@@ -61,6 +64,7 @@ impl Role {
             "publisher" => Some(Role::Publisher),
             "reader" => Some(Role::Reader),
             "site" => Some(Role::Site),
+            "catalog" => Some(Role::Catalog),
             _ => None,
         }
     }

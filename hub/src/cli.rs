@@ -96,8 +96,9 @@ pub enum SitesCommand {
 pub enum TokensCommand {
     /// Create a token and print it (shown only this once).
     Create {
-        /// admin (sites, tokens), publisher (upload and delete charts) or reader (charts, aggregates, page).
-        #[arg(long, value_parser = ["admin", "publisher", "reader"])]
+        /// admin (sites, tokens), publisher (upload and delete charts), reader (charts, aggregates, page) or
+        /// catalog (the shared catalog's entity API).
+        #[arg(long, value_parser = ["admin", "publisher", "reader", "catalog"])]
         role: String,
         /// Free text, e.g. ci.
         #[arg(long)]

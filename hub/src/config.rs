@@ -50,6 +50,33 @@ pub struct Settings {
     /// The Helm chart repository.
     #[serde(default)]
     pub charts: ChartSettings,
+    /// The shared catalog of OpenWhisk entities (CouchDB or the embedded store).
+    #[serde(default)]
+    pub catalog: CatalogSettings,
+}
+
+/// Where the shared catalog lives and how the changes feed behaves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSettings {
+    /// CouchDB base URL (e.g. `http://couchdb:5984`); the embedded store when absent.
+    #[serde(default)]
+    pub couchdb_url: Option<String>,
+    /// File holding `user:password` for CouchDB (Basic auth); read at start, never logged.
+    #[serde(default)]
+    pub couchdb_credentials_file: Option<PathBuf>,
+    /// The database of entity documents.
+    #[serde(default = "default_catalog_database")]
+    pub database: String,
+    /// The namespace `_` stands for in the entity API.
+    #[serde(default = "default_catalog_namespace")]
+    pub default_namespace: String,
+    /// Longest wait of one longpoll on the changes feed, in seconds (the hub times CouchDB out itself).
+    #[serde(default = "default_longpoll_secs")]
+    pub longpoll_secs: u64,
+    /// Timeout of one CouchDB request (other than a longpoll), in seconds.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
 }
 
 /// Log level and format.
@@ -196,6 +223,15 @@ const fn default_linger_ms() -> u64 {
 const fn default_timeout_secs() -> u64 {
     10
 }
+fn default_catalog_database() -> String {
+    "whisks".into()
+}
+fn default_catalog_namespace() -> String {
+    "catalog".into()
+}
+const fn default_longpoll_secs() -> u64 {
+    30
+}
 const fn default_chart_bytes() -> usize {
     20 * 1024 * 1024
 }
@@ -209,7 +245,7 @@ macro_rules! default_from_serde {
         }
     )*};
 }
-default_from_serde!(Settings, LogSettings, IngestSettings, InfluxSettings, ChartSettings);
+default_from_serde!(Settings, LogSettings, IngestSettings, InfluxSettings, ChartSettings, CatalogSettings);
 
 /// Values given as command-line flags; they override every other source.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -275,6 +311,25 @@ impl Settings {
         }
         if self.influx.backend == InfluxBackend::V2 && self.influx.token.is_none() {
             return bad("influx.backend = \"v2\" needs influx.token");
+        }
+        if let Some(url) = &self.catalog.couchdb_url {
+            let Ok(parsed) = reqwest::Url::parse(url).map_err(drop).and_then(|u| {
+                if matches!(u.scheme(), "http" | "https") { Ok(u) } else { Err(()) }
+            }) else {
+                return bad("catalog.couchdb_url is not an http(s) URL");
+            };
+            if parsed.password().is_some() {
+                return bad("catalog.couchdb_url must not hold a password: put user:password in catalog.couchdb_credentials_file");
+            }
+        }
+        if self.catalog.database.is_empty()
+            || !self.catalog.database.starts_with(|c: char| c.is_ascii_lowercase())
+            || !self.catalog.database.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_$()+-/".contains(c))
+        {
+            return bad("catalog.database must be a CouchDB database name (a-z first, then a-z 0-9 _$()+-/)");
+        }
+        if self.catalog.longpoll_secs == 0 || self.catalog.timeout_secs == 0 {
+            return bad("catalog.longpoll_secs and catalog.timeout_secs must be positive");
         }
         if self.admin_token.as_ref().is_some_and(|t| secrecy::ExposeSecret::expose_secret(t).len() < 16) {
             return bad("admin_token must be at least 16 characters");

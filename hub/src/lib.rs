@@ -11,6 +11,7 @@
 //! - [`influx`]: line protocol, the v1 and v2 backends and the background writer.
 //! - [`query`]: `GET /api/v1/aggregates`.
 //! - [`page`]: the server-rendered web page at `/`.
+//! - [`catalog`]: the shared catalog of OpenWhisk entities (CouchDB or embedded), its API and changes feed.
 //! - [`charts`]: the Helm chart repository (chartmuseum API).
 //! - [`metrics`], [`telemetry`]: `/metrics` and logs.
 //! - [`startup`]: `Application::build`, the router, graceful shutdown.
@@ -18,6 +19,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod catalog;
 pub mod charts;
 pub mod cli;
 pub mod config;

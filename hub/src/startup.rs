@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::page::router())
         .merge(crate::charts::router(&state.settings))
         .merge(crate::tokens::router())
+        .merge(crate::catalog::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::access::guard))
         .fallback(|| async { crate::error::ApiError::NotFound("no such route".into()) })
         .with_state(state)
@@ -60,6 +61,8 @@ impl Application {
             .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
         let charts_dir = settings.data_dir.join("charts");
         std::fs::create_dir_all(&charts_dir).with_context(|| format!("creating {}", charts_dir.display()))?;
+        let catalog = crate::catalog::Catalog::open(&settings.catalog, &store).await.context("opening the catalog")?;
+        tracing::info!(backend = %catalog.describe(), "catalog");
         let listener =
             TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
         let state = AppState {
@@ -69,6 +72,7 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             queue_notify: Arc::new(Notify::new()),
             charts_dir: Arc::new(charts_dir),
+            catalog,
         };
         Ok(Application { listener, state, shutdown: CancellationToken::new() })
     }

@@ -25,6 +25,8 @@ pub struct AppState {
     pub queue_notify: Arc<Notify>,
     /// Folder holding chart archives and provenance files.
     pub charts_dir: Arc<PathBuf>,
+    /// The shared catalog (CouchDB or the embedded store).
+    pub catalog: crate::catalog::Catalog,
 }
 
 /// Where the generated admin token is kept.

@@ -48,7 +48,7 @@ impl From<TokenError> for ApiError {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
-    /// `admin`, `publisher` or `reader` (site tokens come with `POST /api/v1/sites`).
+    /// `admin`, `publisher`, `reader` or `catalog` (site tokens come with `POST /api/v1/sites`).
     pub role: String,
     /// Free text, e.g. `ci` or `grafana`.
     #[serde(default)]
@@ -96,7 +96,9 @@ pub fn create(store: &Store, new: &NewToken) -> Result<IssuedToken, TokenError> 
             return Err(TokenError::Invalid("site tokens are issued with the site (POST /api/v1/sites)".into()))
         }
         Some(r) => r,
-        None => return Err(TokenError::Invalid(format!("role {:?}: use admin, publisher or reader", new.role))),
+        None => {
+            return Err(TokenError::Invalid(format!("role {:?}: use admin, publisher, reader or catalog", new.role)))
+        }
     };
     if new.label.as_ref().is_some_and(|l| l.len() > 200 || l.chars().any(char::is_control)) {
         return Err(TokenError::Invalid("label must be at most 200 printable characters".into()));

@@ -1,6 +1,7 @@
 //! What the test suites of every Fogwhisk crate share: free loopback ports, the real peers they start
-//! ([`mosquitto`], [`influx`], the hub binary in [`hub`]) and the one waiting policy ([`wait`]).
+//! ([`mosquitto`], [`influx`], pouchdb-server in [`couch`], the hub binary in [`hub`]) and the one waiting policy ([`wait`]).
 
+pub mod couch;
 pub mod hub;
 pub mod influx;
 pub mod mosquitto;

@@ -3,6 +3,7 @@
 mod helpers;
 mod peers;
 
+mod catalog;
 mod charts;
 mod dashboards;
 mod influx;

@@ -1,6 +1,15 @@
 //! The MQTT broker an edge agent starts in-process on its first run, in place of the site's
-//! Mosquitto: rumqttd with one anonymous MQTT 3.1.1 listener, QoS 0 and 1, persistent sessions
-//! (in memory).
+//! Mosquitto: rumqttd with one MQTT 3.1.1 listener, QoS 0 and 1, persistent sessions (in memory),
+//! and either a user file with per-topic rules ([`Access::Users`], see [`users`] and the gate
+//! below) or no authentication at all ([`Access::Anonymous`]).
+//!
+//! # Users
+//!
+//! With [`Access::Users`] clients connect to a gate (module `gate`) that checks the user name and
+//! password at CONNECT and every PUBLISH and SUBSCRIBE against the user's [`users::Grant`], and
+//! forwards what passes to rumqttd's listener on a loopback port of its own, which accepts only
+//! the gate (a random secret per start). rumqttd alone cannot do this: it checks credentials at
+//! CONNECT but has no hook on publish or subscribe.
 //!
 //! # Threads and shutdown
 //!
@@ -30,7 +39,9 @@
 //! state lives in memory only: it does not survive the process.
 
 pub mod config;
+mod gate;
 mod probe;
+pub mod users;
 
 use std::io;
 use std::net::SocketAddr;
@@ -39,8 +50,22 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use rumqttd::protocol::v4::V4;
+use std::sync::Arc;
+
 use rumqttd::{LinkType, Router, Server};
 use tokio::sync::oneshot;
+
+use crate::gate::{Gate, GATE_USER};
+use crate::users::Users;
+
+/// Who may connect.
+#[derive(Debug, Clone)]
+pub enum Access {
+    /// Anyone, without credentials, on any topic (rumqttd as it is).
+    Anonymous,
+    /// The users of this file, each on its own topics only.
+    Users(Users),
+}
 
 /// Attempts at finding a free port when the caller asked for port 0.
 pub const PORT_ATTEMPTS: usize = 5;
@@ -93,9 +118,38 @@ pub struct EmbeddedBroker {
 }
 
 impl EmbeddedBroker {
+    /// Starts an anonymous broker ([`Access::Anonymous`]) on `listen`; see [`EmbeddedBroker::start_with`].
+    pub fn start(listen: SocketAddr) -> Result<Self, BrokerError> {
+        Self::start_with(listen, Access::Anonymous)
+    }
+
     /// Starts the broker with an MQTT 3.1.1 listener on `listen` (port 0 picks a free port) and
     /// returns once the listener accepts MQTT connections.
-    pub fn start(listen: SocketAddr) -> Result<Self, BrokerError> {
+    pub fn start_with(listen: SocketAddr, access: Access) -> Result<Self, BrokerError> {
+        let users = match access {
+            Access::Anonymous => return Self::start_rumqttd(listen, None),
+            Access::Users(users) => users,
+        };
+        let gate_listener = std::net::TcpListener::bind(listen)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .map_err(|source| BrokerError::AddrUnavailable { addr: listen, source })?;
+        let addr = gate_listener.local_addr().map_err(|source| BrokerError::AddrUnavailable { addr: listen, source })?;
+        let secret: String = {
+            use rand::Rng;
+            let mut rng = rand::thread_rng();
+            (0..64).map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)])).collect()
+        };
+        let inner = SocketAddr::from(([127, 0, 0, 1], 0));
+        let gate = Gate { users, inner, secret };
+        let mut broker = Self::start_rumqttd(inner, Some((gate_listener, gate)))?;
+        tracing::info!(%addr, inner = %broker.addr, "embedded MQTT broker: users and topic rules checked at the gate");
+        broker.addr = addr;
+        Ok(broker)
+    }
+
+    /// Starts rumqttd on `listen`; with a gate, rumqttd accepts only the gate's credentials and the
+    /// gate serves its listener on the same runtime.
+    fn start_rumqttd(listen: SocketAddr, gate: Option<(std::net::TcpListener, Gate)>) -> Result<Self, BrokerError> {
         let reserve = |listen| {
             probe::reserve(listen).map_err(|source| BrokerError::AddrUnavailable {
                 addr: listen,
@@ -109,8 +163,24 @@ impl EmbeddedBroker {
         let attempts = if listen.port() == 0 { PORT_ATTEMPTS } else { FIXED_PORT_ATTEMPTS };
         let mut attempt = 1;
         loop {
-            let server = Server::new(config::listener(addr), router_tx.clone(), V4);
-            match launch(addr, server) {
+            let mut settings = config::listener(addr);
+            if let Some((_, g)) = &gate {
+                let secret = g.secret.clone();
+                settings.set_auth_handler(move |_client, user: String, password: String| {
+                    let ok = user == GATE_USER && subtle::ConstantTimeEq::ct_eq(password.as_bytes(), secret.as_bytes()).into();
+                    std::future::ready(ok)
+                });
+            }
+            let server = Server::new(settings, router_tx.clone(), V4);
+            // Each attempt's runtime gets the gate's listener and a gate pointing at this attempt's port.
+            let this_gate = match &gate {
+                Some((listener, g)) => {
+                    let listener = listener.try_clone().map_err(|source| BrokerError::AddrUnavailable { addr, source })?;
+                    Some((listener, Arc::new(Gate { users: g.users.clone(), inner: addr, secret: g.secret.clone() })))
+                }
+                None => None,
+            };
+            match launch(addr, server, this_gate) {
                 Err(BrokerError::Listener { message, .. }) if attempt < attempts => {
                     tracing::debug!(%addr, attempt, %message, "rumqttd could not bind; trying again");
                     attempt += 1;
@@ -158,7 +228,12 @@ impl Drop for EmbeddedBroker {
 
 /// Runs `server` (rumqttd's listener on `addr`) on a runtime of its own thread and waits until
 /// it accepts an MQTT connection.
-fn launch(addr: SocketAddr, mut server: Server<V4>) -> Result<EmbeddedBroker, BrokerError> {
+fn launch(
+    addr: SocketAddr,
+    mut server: Server<V4>,
+    gate: Option<(std::net::TcpListener, Arc<Gate>)>,
+) -> Result<EmbeddedBroker, BrokerError> {
+    let login = gate.as_ref().map(|(_, g)| (GATE_USER.to_string(), g.secret.clone()));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let (failed_tx, failed_rx) = mpsc::channel::<String>();
     let thread = thread::Builder::new()
@@ -175,7 +250,17 @@ fn launch(addr: SocketAddr, mut server: Server<V4>) -> Result<EmbeddedBroker, Br
                 }
             };
             runtime.block_on(async {
+                let gate = async {
+                    match gate.map(|(l, g)| tokio::net::TcpListener::from_std(l).map(|l| (l, g))) {
+                        Some(Ok((listener, gate))) => gate::serve(listener, gate).await,
+                        Some(Err(err)) => {
+                            let _ = failed_tx.send(format!("the gate's listener: {err}"));
+                        }
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
+                    () = gate => {}
                     result = server.start(LinkType::Remote) => {
                         let message = match result {
                             Err(err) => err.to_string(),
@@ -203,7 +288,7 @@ fn launch(addr: SocketAddr, mut server: Server<V4>) -> Result<EmbeddedBroker, Br
             broker.stop();
             return Err(BrokerError::Listener { addr, message });
         }
-        let last_error = match probe::probe(addr) {
+        let last_error = match probe::probe(addr, login.as_ref().map(|(u, p)| (u.as_str(), p.as_str()))) {
             Ok(()) => {
                 tracing::info!(%addr, "embedded MQTT broker listening (MQTT 3.1.1)");
                 return Ok(broker);

@@ -34,10 +34,27 @@ pub struct TestClient {
 impl TestClient {
     /// Connects and waits for the CONNACK; returns the client and the CONNACK's session flag.
     pub async fn connect(addr: SocketAddr, id: &str, clean_session: bool) -> (Self, bool) {
+        match Self::connect_as(addr, id, clean_session, None).await {
+            Ok(connected) => connected,
+            Err(err) => panic!("{id}: expected CONNACK, got {err}"),
+        }
+    }
+
+    /// Connects with a user name and password (or none); `Err` with rumqttc's error when the
+    /// connection is refused or closed before the CONNACK.
+    pub async fn connect_as(
+        addr: SocketAddr,
+        id: &str,
+        clean_session: bool,
+        login: Option<(&str, &str)>,
+    ) -> Result<(Self, bool), String> {
         let mut options = MqttOptions::new(id, addr.ip().to_string(), addr.port());
         options.set_keep_alive(Duration::from_secs(30));
         options.set_clean_session(clean_session);
         options.set_max_packet_size(1024 * 1024, 1024 * 1024);
+        if let Some((user, password)) = login {
+            options.set_credentials(user, password);
+        }
         let (client, mut eventloop) = AsyncClient::new(options, 1000);
         let (tx, seen) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
@@ -61,11 +78,11 @@ impl TestClient {
             }
         });
         let mut this = TestClient { client, seen, task };
-        let session_present = match this.next().await {
-            Seen::ConnAck { session_present } => session_present,
-            other => panic!("{id}: expected CONNACK, got {other:?}"),
-        };
-        (this, session_present)
+        match this.next().await {
+            Seen::ConnAck { session_present } => Ok((this, session_present)),
+            Seen::Closed(err) => Err(err),
+            other => Err(format!("{other:?}")),
+        }
     }
 
     /// The next thing the event loop reports.

@@ -110,6 +110,36 @@ async fn without_a_share_one_namespace_fills_the_budget() {
     assert!(out.result["error"].as_str().unwrap().starts_with("no capacity"), "{:?}", out.result);
 }
 
+#[tokio::test]
+async fn a_namespace_at_its_share_makes_room_from_its_own_idle_processes() {
+    let t = pool_with(|c| {
+        c.user_memory_mb = 1024;
+        c.namespace_memory_share = 0.5;
+    })
+    .await;
+    let quick = |key: &str| {
+        let mut s = node(key, "function main() { return { pid: process.pid }; }");
+        s.memory_mb = 128;
+        s
+    };
+    let theirs = t.pool.run(&quick("other|o@1"), in_namespace("other", json!({}))).await;
+    assert_eq!(theirs.status, RunStatus::Success, "{theirs:?}");
+    let mut pids = Vec::new();
+    for i in 0..5 {
+        let out = t.pool.run(&quick(&format!("greedy|g{i}@1")), in_namespace("greedy", json!({}))).await;
+        assert_eq!(out.status, RunStatus::Success, "{out:?}");
+        assert!(out.wait_time_ms < 5_000, "no wait for its own idle processes: {out:?}");
+        pids.push(out.result["pid"].as_u64().unwrap());
+    }
+    assert_eq!(t.pool.namespace_memory_mb("greedy"), 512, "four processes of 128 MB at most");
+    assert!(!pid_alive(pids[0]), "greedy's least recently used process made the room");
+    assert!(pids[1..].iter().all(|p| pid_alive(*p)));
+    let again = t.pool.run(&quick("other|o@1"), in_namespace("other", json!({}))).await;
+    assert_eq!(again.init_time_ms, None, "the other namespace's idle process was left alone");
+    assert_eq!(again.result["pid"], theirs.result["pid"]);
+    t.pool.shutdown().await;
+}
+
 /// Writes `mb` MB in 1 MB steps to `p.where` ("folder", "tmp" or "deleted": a file unlinked and held open).
 const WRITER: &str = r#"
 const fs = require('fs');

@@ -111,6 +111,19 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::invoke::InvokeError> for ApiError {
+    fn from(e: crate::invoke::InvokeError) -> Self {
+        use crate::invoke::InvokeError as E;
+        match e {
+            E::NotFound => ApiError::NotFound,
+            E::Forbidden => ApiError::Forbidden,
+            E::Invalid(m) => ApiError::BadRequest(m),
+            E::Throttled(m) => ApiError::Throttled(m),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -115,7 +115,7 @@ async fn put(
     }
     if let Some(a) = &action {
         resolve_action(&s.store, &ns, a).map_err(|e| match e {
-            ApiError::Forbidden => e,
+            crate::invoke::InvokeError::Forbidden => ApiError::Forbidden,
             _ => ApiError::bad(format!("The action '{a}' does not exist.")),
         })?;
     }

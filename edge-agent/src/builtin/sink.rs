@@ -5,7 +5,7 @@ use std::sync::{Arc, Weak};
 use fogwhisk_feeds::{FireError, Retire, TriggerSink};
 use serde_json::{Map, Value};
 
-use crate::api::error::ApiError;
+use crate::invoke::InvokeError;
 use crate::entity::{Entity, FullName, RuleStatus};
 use crate::state::AppState;
 
@@ -47,8 +47,7 @@ impl TriggerSink for AgentSink {
         };
         match state.fire(&t, args, Map::new()).await {
             Ok(_) => Ok(()),
-            Err(ApiError::Throttled(_)) => Err(FireError::Throttled),
-            Err(ApiError::TooLarge(m)) => Err(FireError::Rejected(m)),
+            Err(InvokeError::Throttled(_)) => Err(FireError::Throttled),
             Err(e) => Err(FireError::Unavailable(e.to_string())),
         }
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::{resolve_action, Resolved};
-use crate::api::error::ApiError;
+use super::error::InvokeError;
 use crate::entity::activation::new_activation_id;
 use crate::entity::common::now_ms;
 use crate::entity::{Activation, FullName, KeyVal, KeyValues, Outcome, Response, RuleStatus, Trigger};
@@ -20,11 +20,11 @@ impl AppState {
         trigger: &Trigger,
         payload: Map<String, Value>,
         headers: Map<String, Value>,
-    ) -> Result<Option<String>, ApiError> {
+    ) -> Result<Option<String>, InvokeError> {
         let ns = trigger.namespace.clone();
         if let Err(e) = self.throttles.check_rate(RateKind::Fires, &ns, self.settings.limits.fires_per_minute) {
             self.metrics.throttle("fires_per_minute");
-            return Err(ApiError::Throttled(e.0));
+            return Err(InvokeError::Throttled(e.0));
         }
         let rules = trigger.rules.clone().unwrap_or_default();
         if !rules.values().any(|l| l.status == RuleStatus::Active) {
@@ -60,7 +60,7 @@ impl AppState {
                     json!({"statusCode": 0, "success": true, "activationId": id, "rule": rule_id, "action": action_id})
                 }
                 Err(e) => {
-                    let code = if e.status().is_server_error() { 3 } else { 1 };
+                    let code = if e.is_internal() { 3 } else { 1 };
                     json!({"statusCode": code, "success": false, "rule": rule_id, "action": action_id, "error": e.public_message()})
                 }
             };
@@ -93,12 +93,12 @@ impl AppState {
         Ok(Some(id))
     }
 
-    fn admit_rule(&self, ns: &str, path: &str, name: &str) -> Result<(Resolved, InFlight), ApiError> {
+    fn admit_rule(&self, ns: &str, path: &str, name: &str) -> Result<(Resolved, InFlight), InvokeError> {
         let (action_ns, pkg) = match path.split_once('/') {
             Some((n, p)) => (n, Some(p)),
             None => (path, None),
         };
-        let fqn = FullName::new(action_ns, pkg, name).map_err(|e| ApiError::bad(e.to_string()))?;
+        let fqn = FullName::new(action_ns, pkg, name).map_err(|e| InvokeError::Invalid(e.to_string()))?;
         let resolved = resolve_action(&self.store, ns, &fqn)?;
         let slot = self.admit(ns)?;
         Ok((resolved, slot))

@@ -3,6 +3,7 @@
 
 mod conductor;
 mod detach;
+mod error;
 mod primitive;
 pub mod resolve;
 mod sequence;
@@ -12,13 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use crate::api::error::ApiError;
+
 use crate::entity::activation::new_activation_id;
 use crate::entity::Activation;
 use crate::state::AppState;
 use crate::entity::{FullName, KeyValues};
 use crate::throttle::{InFlight, RateKind};
 use detach::Detachable;
+pub use error::InvokeError;
 pub use resolve::{check_final, resolve_action, Resolved};
 
 /// How a caller wants an invocation.
@@ -49,15 +51,15 @@ pub struct Lineage {
 
 impl AppState {
     /// Checks the caller's throttles and takes an in-flight slot for one activation.
-    pub(crate) fn admit(&self, caller: &str) -> Result<InFlight, ApiError> {
+    pub(crate) fn admit(&self, caller: &str) -> Result<InFlight, InvokeError> {
         let limits = &self.settings.limits;
         if let Err(e) = self.throttles.check_rate(RateKind::Invocations, caller, limits.invocations_per_minute) {
             self.metrics.throttle("invocations_per_minute");
-            return Err(ApiError::Throttled(e.0));
+            return Err(InvokeError::Throttled(e.0));
         }
         self.throttles.enter(caller, limits.concurrent_invocations).map_err(|e| {
             self.metrics.throttle("concurrent_invocations");
-            ApiError::Throttled(e.0)
+            InvokeError::Throttled(e.0)
         })
     }
 
@@ -91,7 +93,7 @@ impl AppState {
         r: Resolved,
         payload: Map<String, Value>,
         opts: InvokeOptions,
-    ) -> Result<Invoked, ApiError> {
+    ) -> Result<Invoked, InvokeError> {
         let slot = self.admit(caller)?;
         let id = new_activation_id();
         if !opts.blocking {

@@ -232,6 +232,8 @@ def check_edge(tmp: Path, dashboards: dict[str, Any]) -> None:
                 R.check(f"{EDGE} {label}: NetworkPolicy egress to the hub on 8080, no ingress from it",
                         not problems, "; ".join(problems))
 
+    check_insecure_hub_url(archive, minimal)
+
     # Defaults alone must fail with a message naming the missing site id.
     with helm.Chart.load(archive) as chart:
         defaults = chart.values
@@ -287,6 +289,27 @@ def check_edge_objects(docs: list[dict[str, Any]], values: dict[str, Any]) -> No
     config_peer.check_edge(R.check, ROOT, toml, config_peer.container_env(docs, "torino-fogwhisk-edge"), "site-torino", files)
 
     check_example_acl(by_kind, values)
+
+
+def check_insecure_hub_url(archive: Path, minimal: dict[str, Any]) -> None:
+    """An in-cluster http:// hub URL: the rendered agent refuses to start on it (the site token would cross the
+    network in clear) unless hub.allowInsecureHttp is set; with it, the agent serves."""
+    for allow in (False, True):
+        label = f"{EDGE} http:// hub URL, allowInsecureHttp={allow}"
+        values = merged(minimal, **{"hub.allowInsecureHttp": allow})
+        docs = render(label, archive, values, "milano", "fogwhisk-milano")
+        if docs is None:
+            continue
+        toml = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "milano-fogwhisk-edge")["data"]["edge.toml"]
+        R.check(f"{label}: edge.toml says allow_insecure_http = {str(allow).lower()}",
+                tomllib.loads(toml)["hub"].get("allow_insecure_http") is allow, toml)
+        env = config_peer.container_env(docs, "milano-fogwhisk-edge")
+        files = edge_security.secret_files(docs, "milano-fogwhisk-edge")
+        if allow:
+            config_peer.check_edge(R.check, ROOT, toml, env, label, files)
+        else:
+            ok, detail = config_peer.edge_refuses(ROOT, toml, env, files, "hub.url")
+            R.check(f"{label}: the agent refuses to start, naming hub.url", ok, detail)
 
 
 def check_example_acl(by_kind: dict[str, list[dict[str, Any]]], values: dict[str, Any]) -> None:

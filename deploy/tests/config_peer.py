@@ -123,6 +123,23 @@ def check_edge(check: Check, root: Path, toml: str, env: dict[str, str], label: 
                          "--listen", f"127.0.0.1:{port}"], env, port, ["/api/v1", "/metrics"])
 
 
+def edge_refuses(root: Path, toml: str, env: dict[str, str], files: dict[str, str], want: str) -> tuple[bool, str]:
+    """Starts `fogwhisk-edge serve` on the rendered configuration and expects it to refuse at once, saying `want`."""
+    exe = binary(root, "fogwhisk-edge")
+    with tempfile.TemporaryDirectory(prefix="fogwhisk-edge-cfg-") as tmp:
+        for path, content in files.items():
+            local = Path(tmp) / "mounts" / path.lstrip("/")
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_text(content)
+            toml = toml.replace(f'"{path}"', f'"{local}"')
+        cfg = Path(tmp) / "edge.toml"
+        cfg.write_text(toml)
+        res = _run([str(exe), "--config", str(cfg), "--data", str(Path(tmp) / "data"), "serve",
+                    "--listen", f"127.0.0.1:{_free_port()}"], env)
+        out = (res.stderr or "") + (res.stdout or "")
+        return res.returncode != 0 and want in out, f"exit {res.returncode}: {out[-800:]}"
+
+
 def check_hub(check: Check, root: Path, toml: str, env: dict[str, str], label: str, expect: str,
               serve: bool = False) -> None:
     exe = binary(root, "fogwhisk-hub")

@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo bench -p fogwhisk-edge --bench vs_nodered` (Node.js 20, npm, mosquitto on PATH). Node-RED is
 //! installed with npm into `target/vs-nodered/` the first time (`VS_NODERED_DIR` to put it elsewhere).
-//! `VS_NODERED_PERF=<file>` records the agent with `perf record -g` during its burst.
+//! `VS_NODERED_PERF=<file>` records the agent with `perf record --call-graph dwarf` during its first burst.
 //!
 //! Method. Both functions take a timestamp as their first statement (`performance.timeOrigin +
 //! performance.now()`, the same clock the benchmark publishes with) and hand it to their platform's own output
@@ -14,7 +14,8 @@
 //! the figures are publish → function start. Latency messages alternate Fogwhisk, Node-RED, floor, a few ms
 //! apart, so all three meet the same machine. Throughput: 6,000 QoS 1 messages published as fast as the client
 //! goes to one side, then the other (each side twice, in both orders); end to end is first publish → last
-//! function start; CPU is utime+stime from `/proc` over the burst, per process.
+//! function start; CPU is utime+stime from `/proc` over the burst, per process. While a burst runs the benchmark
+//! asks each side only a cheap question (Fogwhisk: `/metrics`; Node-RED: an array length) every 50 ms.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -160,6 +161,16 @@ impl Api {
         v
     }
 
+    /// Runtime activations run so far (from `/metrics`: cheap, unlike counting records, which reads them all).
+    async fn runs(&self) -> u64 {
+        let url = self.base.replace("/api/v1/namespaces/_", "/metrics");
+        let text = self.http.get(url).send().await.unwrap().text().await.unwrap_or_default();
+        text.lines()
+            .find_map(|l| l.strip_prefix("fogwhisk_edge_activation_duration_seconds_count "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0) as u64
+    }
+
     async fn count(&self, since: u64) -> u64 {
         let v = self.call(reqwest::Method::GET, &format!("activations?count=true&name=probe&since={since}"), None).await;
         v["activations"].as_u64().unwrap_or(0)
@@ -299,16 +310,21 @@ async fn fw_burst(api: &Api, publ: &AsyncClient, pids: &Pids, perf: Option<&str>
     let before = pids.cpu();
     let recorder = perf.map(|out| {
         Command::new("perf")
-            .args(["record", "-F", "999", "-g", "-o", out, "-p", &pids.agent.to_string()])
+            .args(["record", "-F", "400", "--call-graph", "dwarf,32768", "-o", out, "-p", &pids.agent.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("perf on PATH")
     });
+    let ran = api.runs().await;
     let t0 = publish_burst(publ, "bench/fw").await;
     let deadline = Instant::now() + Duration::from_secs(180);
-    while api.count(since).await < BURST as u64 && Instant::now() < deadline {
+    while api.runs().await < ran + BURST as u64 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // then the records (a count reads every record: asked only once they should all be there)
+    while api.count(since).await < BURST as u64 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let recorded = now_ms() - t0;
     let cpu = pids.cpu();

@@ -98,6 +98,26 @@ async fn memory_limit_kills_the_process() {
 }
 
 #[tokio::test]
+async fn memory_of_what_an_action_starts_counts_against_its_limit() {
+    if !matches!(fogwhisk_runtime::Isolation::detect(), fogwhisk_runtime::Isolation::Separate { .. }) {
+        eprintln!("no uid of its own per process here (not root): the whole-uid watch does not apply");
+        return;
+    }
+    let t = pool().await;
+    // the runner itself stays small; a child it starts fills 300 MB (every page touched)
+    let hog = "import time\nx = bytearray(300 * 1024 * 1024)\nfor i in range(0, len(x), 4096): x[i] = 1\ntime.sleep(60)";
+    let code = format!(
+        "const cp = require('child_process');\nfunction main() {{ cp.spawn('python3', ['-c', {hog:?}], {{ stdio: 'ignore' }}); return new Promise(() => {{}}); }}"
+    );
+    let mut spec = node("childhog@1", &code);
+    spec.memory_mb = 128;
+    let out = t.pool.run(&spec, empty_ctx()).await;
+    assert_eq!(out.status, RunStatus::DeveloperError, "{:?}", out);
+    assert_eq!(out.result, json!({"error": "The action exceeded its memory limit of 128 MB."}));
+    t.pool.shutdown().await;
+}
+
+#[tokio::test]
 async fn heap_exhaustion_is_reported_as_memory_limit() {
     let t = pool().await;
     let code = "function main() { const keep = []; while (true) keep.push({ a: Math.random(), b: [1, 2, 3] }); }";

@@ -18,9 +18,16 @@ pub(super) struct Target {
     pub uid: Option<u32>,
 }
 
-/// Proportional resident bytes (pages shared between them counted once in all) of every process of `uid`.
-fn rss_of_user(uid: u32) -> u64 {
-    super::identity::pids_of(uid).into_iter().filter_map(pss_bytes).sum()
+/// Proportional resident bytes (pages shared between them counted once in all) of every process of `uid`,
+/// where it can matter: `smaps_rollup` walks a process's page tables (a millisecond for a Node.js heap), so it is
+/// read only when the resident sets (from `statm`, cheap, never below the proportional sizes) exceed `limit`.
+fn rss_of_user(uid: u32, limit: u64) -> u64 {
+    let pids = super::identity::pids_of(uid);
+    let rss: u64 = pids.iter().filter_map(|p| rss_bytes(*p)).sum();
+    if rss <= limit || pids.len() < 2 {
+        return rss;
+    }
+    pids.into_iter().filter_map(pss_bytes).sum()
 }
 
 /// Proportional set size of `pid` from `/proc/<pid>/smaps_rollup`.
@@ -66,7 +73,7 @@ pub(super) async fn watch_memory(
         let limit = limit_mb.load(Ordering::Relaxed) * 1024 * 1024;
         n = n.wrapping_add(1);
         let rss = match target.uid {
-            Some(uid) if n.is_multiple_of(GROUP_EVERY) => Some(rss_of_user(uid)),
+            Some(uid) if n.is_multiple_of(GROUP_EVERY) => Some(rss_of_user(uid, limit)),
             _ => rss_bytes(pid),
         };
         if let Some(rss) = rss {

@@ -49,9 +49,7 @@ impl PouchDb {
             listening(port)
         });
         let url = me.url.clone();
-        until_blocking(Duration::from_secs(30), "pouchdb-server to answer GET /", || {
-            probe::answers_ok(&url)
-        });
+        until_blocking(Duration::from_secs(30), "pouchdb-server to answer GET /", || probe::answers_ok(&url));
         me
     }
 }

@@ -41,14 +41,12 @@ pub fn router() -> Router<AppState> {
     for kind in [Kind::Action, Kind::Package, Kind::Trigger, Kind::Rule] {
         let base = format!("/api/v1/namespaces/{{ns}}/{}", kind.collection());
         let one = if kind == Kind::Action { format!("{base}/{{*name}}") } else { format!("{base}/{{name}}") };
-        r = r
-            .route(&base, get(move |s, p, q| list(kind, s, p, q)))
-            .route(
-                &one,
-                get(move |s, p, q| read(kind, s, p, q))
-                    .put(move |s, c, p, q, b| write(kind, s, c, p, q, b))
-                    .delete(move |s, c, p| remove(kind, s, c, p)),
-            );
+        r = r.route(&base, get(move |s, p, q| list(kind, s, p, q))).route(
+            &one,
+            get(move |s, p, q| read(kind, s, p, q))
+                .put(move |s, c, p, q, b| write(kind, s, c, p, q, b))
+                .delete(move |s, c, p| remove(kind, s, c, p)),
+        );
     }
     r
 }
@@ -75,7 +73,8 @@ fn flag(q: &HashMap<String, String>, key: &str) -> Result<Option<bool>, ApiError
 
 fn number(q: &HashMap<String, String>, key: &str, default: usize) -> Result<usize, ApiError> {
     q.get(key).map_or(Ok(default), |v| {
-        v.parse().map_err(|_| ApiError::bad_request("malformed_query", format!("the parameter {key}={v:?} is not a number")))
+        v.parse()
+            .map_err(|_| ApiError::bad_request("malformed_query", format!("the parameter {key}={v:?} is not a number")))
     })
 }
 
@@ -89,7 +88,12 @@ async fn load(state: &AppState, kind: Kind, id: &str) -> Result<Option<Value>, A
     Ok(doc.filter(|d| d["entityType"] == kind.entity_type()))
 }
 
-async fn list(kind: Kind, State(state): State<AppState>, Path(ns): Path<String>, Query(q): Params) -> Result<Json<Value>, ApiError> {
+async fn list(
+    kind: Kind,
+    State(state): State<AppState>,
+    Path(ns): Path<String>,
+    Query(q): Params,
+) -> Result<Json<Value>, ApiError> {
     let ns = namespace(&state, &ns);
     if !super::doc::valid_name(&ns) {
         return Err(ApiError::bad_request("invalid_name", format!("the namespace {ns:?} is not valid")));
@@ -141,7 +145,8 @@ async fn write(
     let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_json", format!("the request content was malformed: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("invalid_json", format!("the request content was malformed: {e}")))?
     };
     if let Some(pkg) = &name.package {
         let pkg_id = format!("{}/{pkg}", name.namespace);

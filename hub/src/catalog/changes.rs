@@ -38,7 +38,10 @@ pub fn parse_since(since: Option<&str>) -> Result<Option<(&str, &str)>, ApiError
 }
 
 /// The feed handler.
-pub async fn feed(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+pub async fn feed(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     let longpoll = match q.get("feed").map(String::as_str) {
         None | Some("normal") => false,
         Some("longpoll") => true,
@@ -48,9 +51,11 @@ pub async fn feed(State(state): State<AppState>, Query(q): Query<HashMap<String,
     };
     let limit = match q.get("limit") {
         None => 1000,
-        Some(v) => v.parse::<usize>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-            ApiError::bad_request("malformed_query", format!("limit must be 1..={MAX_LIMIT}"))
-        })?,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::bad_request("malformed_query", format!("limit must be 1..={MAX_LIMIT}")))?,
     };
     let most = Duration::from_secs(state.settings.catalog.longpoll_secs);
     let wait = match (longpoll, q.get("timeout")) {

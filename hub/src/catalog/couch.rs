@@ -133,7 +133,8 @@ impl CatalogStore for CouchCatalog {
                 None => o.remove("_rev"),
             };
         }
-        let mut answer = self.send(self.request(Method::PUT, self.doc_url(id)).json(&doc), "writing a document").await?;
+        let mut answer =
+            self.send(self.request(Method::PUT, self.doc_url(id)).json(&doc), "writing a document").await?;
         if answer.0 == StatusCode::NOT_FOUND {
             // The database was deleted under the hub: recreate it (sites see a new epoch and resync).
             self.ensure_database().await?;

@@ -59,11 +59,7 @@ pub struct EntityName {
 pub fn valid_name(s: &str) -> bool {
     let word = |c: char| c.is_alphanumeric() || c == '_';
     let inner = |c: char| word(c) || matches!(c, '@' | '.' | '-' | ' ');
-    !s.is_empty()
-        && s.chars().count() <= 256
-        && s.starts_with(word)
-        && s.chars().all(inner)
-        && !s.ends_with(' ')
+    !s.is_empty() && s.chars().count() <= 256 && s.starts_with(word) && s.chars().all(inner) && !s.ends_with(' ')
 }
 
 impl EntityName {
@@ -116,7 +112,9 @@ fn key_values(body: &Map<String, Value>, field: &str, old: Option<&Value>) -> Re
         Some(Value::Array(items)) => {
             for (i, kv) in items.iter().enumerate() {
                 if !kv.get("key").is_some_and(Value::is_string) {
-                    return Err(Invalid(format!("{field}[{i}] must be an object with a string \"key\" and a \"value\"")));
+                    return Err(Invalid(format!(
+                        "{field}[{i}] must be an object with a string \"key\" and a \"value\""
+                    )));
                 }
             }
             Ok(Value::Array(items.clone()))
@@ -127,8 +125,8 @@ fn key_values(body: &Map<String, Value>, field: &str, old: Option<&Value>) -> Re
 
 fn action_limits(body: &Map<String, Value>, old: Option<&Value>) -> Result<Value, Invalid> {
     let mut limits = json!({"timeout": 60000, "memory": 256, "logs": 10, "concurrency": 1});
-    if let Some(Value::Object(o)) = old.map(|d| &d["limits"]) {
-        limits.as_object_mut().map(|l| l.extend(o.clone()));
+    if let (Some(Value::Object(o)), Some(l)) = (old.map(|d| &d["limits"]), limits.as_object_mut()) {
+        l.extend(o.clone());
     }
     match body.get("limits") {
         None | Some(Value::Null) => {}
@@ -171,7 +169,10 @@ fn exec(body: &Map<String, Value>, old: Option<&Value>) -> Result<Value, Invalid
 /// A `{path, name}` reference from a rule's `trigger` or `action` (`name`, `/ns/name`, `/ns/pkg/name`).
 fn reference(body: &Map<String, Value>, field: &str, namespace: &str, old: Option<&Value>) -> Result<Value, Invalid> {
     let Some(given) = body.get(field).filter(|v| !v.is_null()) else {
-        return old.map(|d| d[field].clone()).filter(Value::is_object).ok_or_else(|| Invalid(format!("{field} undefined")));
+        return old
+            .map(|d| d[field].clone())
+            .filter(Value::is_object)
+            .ok_or_else(|| Invalid(format!("{field} undefined")));
     };
     let s = given.as_str().ok_or_else(|| Invalid(format!("{field} must be a name")))?;
     let parts: Vec<&str> = s.trim_start_matches('/').split('/').collect();
@@ -219,12 +220,16 @@ pub fn build(kind: Kind, name: &EntityName, body: &Value, old: Option<&Value>, n
         Kind::Package => {
             d.insert("parameters".into(), key_values(body, "parameters", old)?);
             let binding = match body.get("binding") {
-                None | Some(Value::Null) => old.map(|o| o["binding"].clone()).filter(Value::is_object).unwrap_or(json!({})),
+                None | Some(Value::Null) => {
+                    old.map(|o| o["binding"].clone()).filter(Value::is_object).unwrap_or(json!({}))
+                }
                 Some(Value::Object(b)) if b.is_empty() => json!({}),
-                Some(Value::Object(b)) => match (b.get("namespace").and_then(Value::as_str), b.get("name").and_then(Value::as_str)) {
-                    (Some(ns), Some(n)) if valid_name(ns) && valid_name(n) => json!({"namespace": ns, "name": n}),
-                    _ => return Err(Invalid("binding must be {namespace, name}".into())),
-                },
+                Some(Value::Object(b)) => {
+                    match (b.get("namespace").and_then(Value::as_str), b.get("name").and_then(Value::as_str)) {
+                        (Some(ns), Some(n)) if valid_name(ns) && valid_name(n) => json!({"namespace": ns, "name": n}),
+                        _ => return Err(Invalid("binding must be {namespace, name}".into())),
+                    }
+                }
                 Some(_) => return Err(Invalid("binding must be an object".into())),
             };
             d.insert("binding".into(), binding);
@@ -311,7 +316,10 @@ mod tests {
         let second = build(Kind::Action, &n, &json!({"limits": {"timeout": 5000}}), Some(&first), 2).unwrap();
         assert_eq!(second["exec"]["code"], "x");
         assert_eq!(second["parameters"][0]["key"], "k");
-        assert_eq!((second["limits"]["timeout"].clone(), second["limits"]["memory"].clone()), (json!(5000), json!(256)));
+        assert_eq!(
+            (second["limits"]["timeout"].clone(), second["limits"]["memory"].clone()),
+            (json!(5000), json!(256))
+        );
         assert_eq!(second["version"], "0.0.2");
         assert_eq!(build(Kind::Action, &n, &json!({}), None, 1).unwrap_err().0, "exec undefined");
         let r = EntityName::parse("cat", Kind::Rule, "r").unwrap();

@@ -78,7 +78,8 @@ pub trait CatalogStore: Send + Sync {
     /// The document `id`, or `None`.
     fn get(&self, id: &str) -> impl Future<Output = Result<Option<Value>, CatalogError>> + Send;
     /// Writes `doc` as `id`, replacing revision `rev` (`None`: it must not exist); the new revision.
-    fn put(&self, id: &str, doc: Value, rev: Option<&str>) -> impl Future<Output = Result<String, CatalogError>> + Send;
+    fn put(&self, id: &str, doc: Value, rev: Option<&str>)
+        -> impl Future<Output = Result<String, CatalogError>> + Send;
     /// Deletes revision `rev` of `id`.
     fn delete(&self, id: &str, rev: &str) -> impl Future<Output = Result<(), CatalogError>> + Send;
     /// Every live document whose id starts with `prefix`, in id order.

@@ -109,12 +109,17 @@ async fn entity_api(backend: Backend) {
     assert_eq!((status, body["error"].as_str()), (404, Some("The requested resource does not exist.")));
     let (status, body) = hub.edit(Method::PUT, "/namespaces/_/actions/noexec", Some(json!({}))).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("exec undefined")), "{body}");
-    assert_eq!(hub.edit(Method::PUT, "/namespaces/_/triggers/hello", Some(json!({}))).await.0, 409, "id taken by an action");
+    assert_eq!(
+        hub.edit(Method::PUT, "/namespaces/_/triggers/hello", Some(json!({}))).await.0,
+        409,
+        "id taken by an action"
+    );
     assert_eq!(hub.edit(Method::POST, path, Some(json!({}))).await.0, 405, "no invocation at the hub");
 
     // Packages: actions inside, a non-empty package cannot go, an action needs its package.
     assert_eq!(hub.edit(Method::PUT, "/namespaces/_/actions/missing/a", Some(hello("x"))).await.0, 404);
-    let (status, pkg) = hub.edit(Method::PUT, "/namespaces/_/packages/monitoring", Some(json!({"publish": true}))).await;
+    let (status, pkg) =
+        hub.edit(Method::PUT, "/namespaces/_/packages/monitoring", Some(json!({"publish": true}))).await;
     assert_eq!((status, pkg["binding"].clone()), (200, json!({})), "{pkg}");
     let (status, inner) = hub.edit(Method::PUT, "/namespaces/_/actions/monitoring/alarm", Some(hello("z"))).await;
     assert_eq!((status, inner["namespace"].as_str()), (200, Some("catalog/monitoring")), "{inner}");
@@ -130,7 +135,10 @@ async fn entity_api(backend: Backend) {
     let rule = json!({"trigger": "/_/every-minute", "action": "hello"});
     let (status, r) = hub.edit(Method::PUT, "/namespaces/_/rules/tick", Some(rule)).await;
     assert_eq!(status, 200, "{r}");
-    assert_eq!((r["trigger"].clone(), r["action"].clone()), (json!({"path": "catalog", "name": "every-minute"}), json!({"path": "catalog", "name": "hello"})));
+    assert_eq!(
+        (r["trigger"].clone(), r["action"].clone()),
+        (json!({"path": "catalog", "name": "every-minute"}), json!({"path": "catalog", "name": "hello"}))
+    );
 
     // Delete answers with the entity; afterwards it is gone, and a new one starts at 0.0.1 again.
     let (status, deleted) = hub.edit(Method::DELETE, path, None).await;

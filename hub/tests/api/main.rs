@@ -4,6 +4,8 @@ mod helpers;
 mod peers;
 
 mod catalog;
+mod catalog_feed;
+mod catalog_npm;
 mod charts;
 mod dashboards;
 mod influx;

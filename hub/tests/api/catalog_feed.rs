@@ -1,0 +1,136 @@
+//! The catalog's changes feed for sites on both backends: a site token reads it (other credentials and
+//! none do not), a change appears (a longpoll returns with it), `since` resumes after it, a deleted
+//! document shows `deleted: true`, an idle longpoll ends at its timeout, and a position of another epoch
+//! (a recreated database) restarts the feed with `reset: true`.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::catalog::{catalog_hub, Backend, CatalogHub};
+
+async fn feed(hub: &CatalogHub, token: &str, query: &str) -> Value {
+    let (status, body) = hub.call(Some(token), Method::GET, &format!("/catalog/_changes{query}"), None).await;
+    assert_eq!(status, 200, "{query}: {body}");
+    body
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["results"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+}
+
+async fn changes_feed(backend: Backend) {
+    let hub = catalog_hub(backend).await;
+    let site = hub.app.add_site("torino", "Europe/Rome").await;
+    let reader = hub.app.token("reader").await;
+    assert_eq!(hub.call(None, Method::GET, "/catalog/_changes", None).await.0, 401);
+    assert_eq!(hub.call(Some(&reader), Method::GET, "/catalog/_changes", None).await.0, 403);
+    assert_eq!(
+        hub.call(Some(&site), Method::GET, "/namespaces/_/actions", None).await.0,
+        403,
+        "sites only read the feed"
+    );
+
+    let action = json!({"exec": {"kind": "python:3", "code": "def main(a): return a"}});
+    assert_eq!(hub.edit(Method::PUT, "/namespaces/_/actions/probe", Some(action)).await.0, 200);
+    let first = feed(&hub, &site, "?since=0").await;
+    assert_eq!(ids(&first), ["catalog/probe"]);
+    let change = &first["results"][0];
+    assert_eq!(change["doc"]["entityType"], "action");
+    assert_eq!(change["doc"]["exec"]["code"], "def main(a): return a");
+    let rev = change["changes"][0]["rev"].as_str().unwrap();
+    assert!(rev.starts_with("1-") && change["doc"]["_rev"] == rev, "{change}");
+    let since = first["last_seq"].as_str().unwrap().to_string();
+    assert_eq!(first["results"][0]["seq"], since);
+
+    // Nothing after `since`: a normal request answers at once, a longpoll at its timeout.
+    assert_eq!(ids(&feed(&hub, &site, &format!("?since={since}")).await), Vec::<String>::new());
+    let t = Instant::now();
+    let idle = feed(&hub, &site, &format!("?since={since}&feed=longpoll&timeout=400")).await;
+    let idle_ms = t.elapsed().as_millis();
+    assert!(ids(&idle).is_empty() && idle["last_seq"] == since.as_str(), "{idle}");
+    assert!((350..5000).contains(&idle_ms), "an idle longpoll of 400 ms took {idle_ms} ms");
+
+    // A longpoll waiting from `since` returns with the next change.
+    let waiting = {
+        let (url, token, since) = (hub.app.base.clone(), site.clone(), since.clone());
+        tokio::spawn(async move {
+            let t = Instant::now();
+            let page: Value = reqwest::Client::new()
+                .get(format!("{url}/api/v1/catalog/_changes?feed=longpoll&since={since}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (page, t.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await; // let the longpoll start waiting first
+    let t = Instant::now();
+    let update = json!({"parameters": [{"key": "site", "value": "all"}]});
+    assert_eq!(hub.edit(Method::PUT, "/namespaces/_/actions/probe?overwrite=true", Some(update)).await.0, 200);
+    let (woken, waited) =
+        tokio::time::timeout(Duration::from_secs(8), waiting).await.expect("longpoll returns").unwrap();
+    println!(
+        "{backend:?}: change at the hub -> longpoll answered in {} ms (waited {} ms)",
+        t.elapsed().as_millis(),
+        waited.as_millis()
+    );
+    assert_eq!(ids(&woken), ["catalog/probe"]);
+    assert!(woken["results"][0]["changes"][0]["rev"].as_str().unwrap().starts_with("2-"), "{woken}");
+    assert_eq!(woken["results"][0]["doc"]["parameters"][0]["value"], "all");
+
+    // `since` resumes after what was read; a delete shows as deleted with a tombstone.
+    let resume = woken["last_seq"].as_str().unwrap().to_string();
+    assert_eq!(hub.edit(Method::PUT, "/namespaces/_/triggers/tick", Some(json!({}))).await.0, 200);
+    assert_eq!(hub.edit(Method::DELETE, "/namespaces/_/actions/probe", None).await.0, 200);
+    let after = feed(&hub, &site, &format!("?since={resume}")).await;
+    assert_eq!(ids(&after), ["catalog/tick", "catalog/probe"]);
+    let gone = &after["results"][1];
+    assert_eq!((gone["deleted"].clone(), gone["doc"]["_deleted"].clone()), (json!(true), json!(true)), "{gone}");
+    assert!(gone["changes"][0]["rev"].as_str().unwrap().starts_with("3-"), "{gone}");
+    assert!(after.get("reset").is_none());
+    let limited = feed(&hub, &site, &format!("?since={resume}&limit=1")).await;
+    assert_eq!(ids(&limited), ["catalog/tick"]);
+    assert_eq!(
+        ids(&feed(&hub, &site, &format!("?since={}", limited["last_seq"].as_str().unwrap())).await),
+        ["catalog/probe"]
+    );
+    let from_start = feed(&hub, &site, "").await;
+    assert_eq!(ids(&from_start), ["catalog/tick", "catalog/probe"], "each document once, at its latest change");
+
+    // Bad positions are 400; a position of another epoch restarts the feed with reset.
+    let (status, body) = hub.call(Some(&site), Method::GET, "/catalog/_changes?since=12", None).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_since")), "{body}");
+    let epoch_of = |seq: &str| seq.split_once('~').unwrap().0.to_string();
+    let old_epoch = epoch_of(&resume);
+    let other = feed(&hub, &site, "?since=zz0~1").await;
+    assert_eq!((other["reset"].clone(), ids(&other).len()), (json!(true), 2), "{other}");
+    if let Some(couch) = &hub.couch {
+        // The catalog database recreated behind the hub: a site's old position resyncs from the new one.
+        let http = reqwest::Client::new();
+        assert!(http.delete(format!("{}/whisks", couch.url)).send().await.unwrap().status().is_success());
+        assert!(http.put(format!("{}/whisks", couch.url)).send().await.unwrap().status().is_success());
+        let fresh = json!({"exec": {"kind": "python:3", "code": "x"}});
+        assert_eq!(hub.edit(Method::PUT, "/namespaces/_/actions/fresh", Some(fresh)).await.0, 200);
+        let reset = feed(&hub, &site, &format!("?since={resume}&feed=longpoll")).await;
+        assert_eq!(reset["reset"], true, "{reset}");
+        assert_eq!(ids(&reset), ["catalog/fresh"]);
+        assert_ne!(epoch_of(reset["last_seq"].as_str().unwrap()), old_epoch);
+    }
+    hub.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_feed_on_the_embedded_store() {
+    changes_feed(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_feed_on_couchdb_protocol() {
+    changes_feed(Backend::Couch).await;
+}

@@ -104,8 +104,13 @@ async fn list_package(
         _ if ns != caller.namespace => return Err(ApiError::Forbidden),
         _ => return Err(ApiError::NotFound),
     };
+    // A binding lists its bound package's actions, if the caller may still read that package (listPackageActions).
     let (rns, rpkg) = match &p.binding {
-        Some(b) => (b.namespace.clone(), b.name.clone()),
+        Some(b) => match s.store.get(&format!("{}/{}", b.namespace, b.name))? {
+            Some(Entity::Package(t)) if t.namespace == caller.namespace || t.publish => (b.namespace.clone(), b.name.clone()),
+            Some(Entity::Package(_)) => return Err(ApiError::Forbidden),
+            _ => return Err(ApiError::NotFound),
+        },
         None => (ns.clone(), pkg.clone()),
     };
     Ok(Json(list_page(&s.store, &format!("{rns}/{rpkg}/"), "actions", &q, action_row)?))

@@ -109,7 +109,12 @@ fn binding_of(s: &AppState, caller: &str, b: Option<crate::entity::package::Bind
     let bns = if bns == "_" { caller.to_string() } else { bns };
     segment(&bns)?;
     segment(&bname)?;
-    match load(s, &format!("{bns}/{bname}"))? {
+    let id = format!("{bns}/{bname}");
+    if matches!(s.store.get(&id)?, Some(e) if e.collection() != Collection::Packages) {
+        // checkBinding's DocumentTypeMismatchException: the name is an action, trigger or rule.
+        return Err(ApiError::Conflict("Cannot bind to a resource that is not a package.".into()));
+    }
+    match load(s, &id)? {
         Some(t) if t.binding.is_some() => Err(ApiError::bad("Cannot bind to another package binding.")),
         Some(t) if t.namespace == caller || t.publish => Ok(Some(BindingRef { namespace: bns, name: bname })),
         Some(_) => Err(ApiError::Forbidden),

@@ -83,3 +83,20 @@ async fn package_annotations_are_replaced_and_binding_is_the_controllers_own() {
     assert_eq!(s, 200);
     assert_eq!(l.as_array().unwrap().len(), 2, "{l}");
 }
+
+#[tokio::test]
+async fn bindings_to_what_is_not_a_package_and_to_a_package_gone() {
+    let a = Agent::spawn(None, &[]).await;
+    a.node_action("act", "function main(){return {}}").await;
+    let (s, b) = a.put("packages/b", json!({"binding": {"namespace": "guest", "name": "act"}})).await;
+    assert_eq!((s, b["error"].as_str().unwrap()), (409, "Cannot bind to a resource that is not a package."), "{b}");
+    let (s, b) = a.put("packages/b", json!({"binding": {"namespace": "guest", "name": "nothere"}})).await;
+    assert_eq!(s, 400, "{b}");
+    // A binding whose package is gone lists nothing: 404, as the bound package's lookup fails.
+    a.put("packages/tools", json!({})).await;
+    a.put("packages/b", json!({"binding": {"namespace": "guest", "name": "tools"}})).await;
+    assert_eq!(a.get("actions/b/").await.0, 200);
+    a.call(reqwest::Method::DELETE, "packages/tools", None).await;
+    let (s, b) = a.get("actions/b/").await;
+    assert_eq!(s, 404, "{b}");
+}

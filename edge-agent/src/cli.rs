@@ -1,5 +1,6 @@
 //! The command line: `serve` runs the agent, `namespaces` manages namespaces and keys (like `wskadmin user`),
-//! `deploy` applies a manifest, `dead-letters` lists, re-queues and drops the outbox's dead letters.
+//! `deploy` applies a manifest, `devices` manages the embedded broker's sensor users, `dead-letters` lists,
+//! re-queues and drops the outbox's dead letters.
 
 use std::path::PathBuf;
 
@@ -60,6 +61,12 @@ pub enum Command {
         /// What to do with them.
         #[command(subcommand)]
         action: NamespaceCommand,
+    },
+    /// The embedded MQTT broker's users: one per sensor, allowed only its own topics.
+    Devices {
+        /// What to do with them.
+        #[command(subcommand)]
+        action: crate::devices::DeviceCommand,
     },
     /// The outbox's dead letters (records the hub refused), through the running agent's API.
     DeadLetters {

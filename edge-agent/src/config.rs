@@ -63,6 +63,9 @@ impl Default for FederationSettings {
 pub struct MqttSettings {
     /// Address of the embedded broker, e.g. `127.0.0.1:1883`; none when absent (use the site's Mosquitto).
     pub embedded_broker: Option<SocketAddr>,
+    /// Let anyone use the embedded broker without credentials, on any topic (before 0.2: always). Off:
+    /// only the users of `<data>/mqtt-users.json` (`fogwhisk-edge devices add`), each on its own topics.
+    pub allow_anonymous: bool,
 }
 
 /// Where daily aggregates go.

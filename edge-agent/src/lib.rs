@@ -13,6 +13,7 @@ pub mod api;
 pub mod builtin;
 pub mod cli;
 pub mod config;
+pub mod devices;
 pub mod entity;
 pub mod hardening;
 pub mod identity;

@@ -24,6 +24,7 @@ async fn main() {
     let shutdown = shutdown_signal();
     let result = match &cli.command {
         Command::Namespaces { action } => cli::namespaces(&settings, action),
+        Command::Devices { action } => fogwhisk_edge::devices::run(&settings, action),
         Command::DeadLetters { action, apihost, auth } => {
             cli::dead_letters(&settings, action, apihost.clone(), auth.clone()).await
         }

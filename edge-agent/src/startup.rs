@@ -97,10 +97,20 @@ impl Application {
 
         let broker = match settings.mqtt.embedded_broker {
             Some(addr) => {
-                let b = tokio::task::spawn_blocking(move || fogwhisk_broker::EmbeddedBroker::start(addr))
+                let anonymous = settings.mqtt.allow_anonymous;
+                let access = match anonymous {
+                    true => fogwhisk_broker::Access::Anonymous,
+                    false => fogwhisk_broker::Access::Users(fogwhisk_broker::users::Users::in_dir(&data)),
+                };
+                let b = tokio::task::spawn_blocking(move || fogwhisk_broker::EmbeddedBroker::start_with(addr, access))
                     .await?
                     .context("starting the embedded MQTT broker")?;
-                tracing::info!(mqtt = %b.addr(), "embedded MQTT broker listening");
+                if anonymous {
+                    tracing::warn!(mqtt = %b.addr(), "embedded MQTT broker listening: ANONYMOUS, any client may publish on any topic");
+                } else {
+                    crate::devices::ensure_feed(&data, b.addr())?;
+                    tracing::info!(mqtt = %b.addr(), "embedded MQTT broker listening (users of mqtt-users.json)");
+                }
                 Some(b)
             }
             None => None,

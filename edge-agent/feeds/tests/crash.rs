@@ -118,7 +118,7 @@ async fn kill_9_loses_no_acknowledged_message_in_direct_mode() {
 }
 
 async fn scenario(direct: bool) {
-    let broker = Mosquitto::start();
+    let broker = Mosquitto::persistent();
     let tmp = tempfile::tempdir().unwrap();
     let (data, out) = (tmp.path().join("data"), tmp.path().join("fired.jsonl"));
     let url = broker.url();

@@ -29,7 +29,7 @@ fn strings(prefix: &str, n: usize) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_arrive_in_order_with_topic_and_status() {
-    let broker = Mosquitto::start();
+    let broker = Mosquitto::persistent();
     let dir = data_dir();
     let sink = RecordingSink::new();
     let feeds = start(&dir, sink.clone()).await;
@@ -126,7 +126,7 @@ async fn messages_arrive_in_order_with_topic_and_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn triggers_share_one_connection_and_overlapping_filters_fire_once() {
-    let broker = Mosquitto::start();
+    let broker = Mosquitto::persistent();
     let dir = data_dir();
     let sink = RecordingSink::new();
     let feeds = start(&dir, sink.clone()).await;
@@ -183,7 +183,7 @@ async fn triggers_share_one_connection_and_overlapping_filters_fire_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_restart_reports_status_and_resumes() {
-    let mut broker = Mosquitto::start();
+    let mut broker = Mosquitto::persistent();
     let dir = data_dir();
     let sink = RecordingSink::new();
     let feeds = start(&dir, sink.clone()).await;
@@ -213,7 +213,7 @@ async fn broker_restart_reports_status_and_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qos1_persistent_session_keeps_messages_while_agent_is_down() {
-    let broker = Mosquitto::start();
+    let broker = Mosquitto::persistent();
     let dir = data_dir();
     let sink = RecordingSink::new();
     let feeds = start(&dir, sink.clone()).await;
@@ -239,7 +239,7 @@ async fn qos1_persistent_session_keeps_messages_while_agent_is_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn durable_inbox_keeps_events_while_the_sink_fails() {
-    let broker = Mosquitto::start();
+    let broker = Mosquitto::persistent();
     let dir = data_dir();
     let sink = RecordingSink::new();
     let feeds = start(&dir, sink.clone()).await;
@@ -267,7 +267,7 @@ async fn durable_inbox_keeps_events_while_the_sink_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_mode_fires_at_once_and_falls_back_to_the_inbox() {
-    let broker = Mosquitto::start();
+    let broker = Mosquitto::persistent();
     let dir = data_dir();
     let sink = RecordingSink::new();
     let options = fogwhisk_feeds::FeedsOptions {

@@ -19,7 +19,7 @@ async fn start(dir: &tempfile::TempDir, sink: Arc<RecordingSink>) -> Feeds {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_payloads_are_fired_with_an_error_and_counted() {
-    let broker = Mosquitto::start();
+    let broker = Mosquitto::persistent();
     let dir = data_dir();
     let sink = RecordingSink::new();
     let options = FeedsOptions {
@@ -65,7 +65,7 @@ fn err(r: Result<serde_json::Value, FeedError>) -> FeedError {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifecycle_update_pause_delete_and_errors() {
-    let broker = Mosquitto::start();
+    let broker = Mosquitto::persistent();
     let dir = data_dir();
     let sink = RecordingSink::new();
     let feeds = start(&dir, sink.clone()).await;

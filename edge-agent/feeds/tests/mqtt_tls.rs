@@ -7,7 +7,7 @@ mod common;
 
 use std::{
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -105,51 +105,28 @@ fn make_server_cert(dir: &Path, ca: &str) {
     );
 }
 
-/// Mosquitto with a plaintext listener (for the test's publisher) and a TLS listener (for the feed).
+/// Mosquitto (the testkit's) with its plaintext listener (for the test's publisher) and a TLS listener
+/// (for the feed).
 struct TlsBroker {
     plain: u16,
     tls: u16,
-    child: Child,
+    _broker: fogwhisk_testkit::Mosquitto,
 }
 
 impl TlsBroker {
     fn start(dir: &Path) -> TlsBroker {
-        let (plain, tls) = (common::free_port(), common::free_port());
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "per_listener_settings false\nallow_anonymous true\nuser root\npersistence false\nlog_dest stderr\n\
-                 listener {plain} 127.0.0.1\nlistener {tls} 127.0.0.1\ncertfile {d}/server.crt\nkeyfile {d}/server.key\ntls_version tlsv1.2\n",
+        let tls = common::free_port();
+        let broker = fogwhisk_testkit::Mosquitto::with(
+            false,
+            &format!(
+                "listener {tls} 127.0.0.1\ncertfile {d}/server.crt\nkeyfile {d}/server.key\ntls_version tlsv1.2\n",
                 d = dir.display()
             ),
-        )
-        .unwrap();
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto must be installed");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        for port in [plain, tls] {
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(
-                    Instant::now() < deadline,
-                    "mosquitto did not listen on {port}"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        TlsBroker { plain, tls, child }
-    }
-}
-
-impl Drop for TlsBroker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        );
+        fogwhisk_testkit::wait::until_blocking(Duration::from_secs(10), "the TLS listener", || {
+            fogwhisk_testkit::wait::listening(tls)
+        });
+        TlsBroker { plain: broker.port, tls, _broker: broker }
     }
 }
 

@@ -1,10 +1,9 @@
-//! Test helpers: a real Mosquitto on a free loopback port, an MQTT publisher that waits for the
+//! Test helpers: a real Mosquitto (the testkit's, persistent), an MQTT publisher that waits for the
 //! broker's acknowledgements, and a recording trigger sink.
 #![allow(dead_code)]
 
 use std::{
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex,
@@ -16,86 +15,13 @@ use fogwhisk_feeds::{FeedRequest, FireError, TriggerSink};
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use serde_json::{Map, Value};
 
-/// A Mosquitto broker for one test, killed on drop.
-pub struct Mosquitto {
-    pub port: u16,
-    pub dir: tempfile::TempDir,
-    child: Option<Child>,
-}
+/// Mosquitto for one test, from the testkit (`Mosquitto::persistent()`: sessions survive a restart).
+#[allow(unused_imports)]
+pub use fogwhisk_testkit::Mosquitto;
 
 /// A free loopback port (see `fogwhisk_testkit::free_port`).
 pub fn free_port() -> u16 {
     fogwhisk_testkit::free_port()
-}
-
-impl Mosquitto {
-    pub fn start() -> Mosquitto {
-        let dir = tempfile::tempdir().unwrap();
-        let mut m = Mosquitto {
-            port: free_port(),
-            dir,
-            child: None,
-        };
-        m.spawn();
-        m
-    }
-
-    fn spawn(&mut self) {
-        let conf = self.dir.path().join("mosquitto.conf");
-        // `user root` keeps root (tests run as root); as another user it is ignored.
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nuser root\nlog_dest stderr\nmax_queued_messages 100000\n",
-                self.port,
-                self.dir.path().display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto must be installed (apt-get install mosquitto)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not start on port {}",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
-    }
-
-    /// Stops the broker (SIGTERM, saving its persistence file) and waits for it to exit.
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            let _ = c.wait();
-        }
-    }
-
-    pub fn restart(&mut self) {
-        self.stop();
-        self.spawn();
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 /// Publishes every payload on `topic` and returns once the broker acknowledged all of them
@@ -237,11 +163,7 @@ impl RecordingSink {
 }
 
 pub async fn wait_until(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    fogwhisk_testkit::until(Duration::from_secs(30), what, cond).await
 }
 
 pub fn params(v: Value) -> Map<String, Value> {

@@ -1,5 +1,5 @@
 //! The `fogwhisk-hub` command line: `serve`, `sites add|list|remove`, `tokens create|list|rotate|revoke`,
-//! `backfill`, `config`. The `sites` and `tokens` commands open the store (hub stopped); while the hub runs
+//! `catalog apply`, `backfill`, `config`. The `sites` and `tokens` commands open the store (hub stopped); while the hub runs
 //! the admin API does the same (`/api/v1/sites`, `/api/v1/tokens`).
 
 use std::path::PathBuf;
@@ -45,6 +45,12 @@ pub enum Command {
         #[command(subcommand)]
         command: TokensCommand,
     },
+    /// The shared catalog (with the embedded store the hub must not be running; with CouchDB it may).
+    Catalog {
+        /// Catalog operation.
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
     /// Queue every stored aggregate for InfluxDB again and write the queue out (e.g. to a new, empty InfluxDB).
     Backfill,
     /// Print the effective configuration (secrets redacted).
@@ -88,6 +94,21 @@ pub enum SitesCommand {
     Remove {
         /// Site id.
         id: String,
+    },
+}
+
+/// `catalog` operations.
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Write a wskdeploy manifest (e.g. actions/manifest.yaml) into the catalog once for every site;
+    /// `${VAR}` placeholders are kept for each site to fill. Entities stored as declared are left alone.
+    Apply {
+        /// The manifest; its `function` paths are relative to its folder.
+        #[arg(long)]
+        manifest: PathBuf,
+        /// Catalog namespace (default: catalog.default_namespace).
+        #[arg(long)]
+        namespace: Option<String>,
     },
 }
 
@@ -146,6 +167,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(cli.settings(Some(args))?).await,
         Command::Sites { command } => sites(&cli.settings(None)?, command),
         Command::Tokens { command } => tokens(&cli.settings(None)?, command),
+        Command::Catalog { command } => catalog(&cli.settings(None)?, command).await,
         Command::Backfill => backfill(cli.settings(None)?).await,
         Command::Config => {
             println!("{:#?}", cli.settings(None)?);
@@ -226,6 +248,36 @@ fn tokens(settings: &Settings, command: &TokensCommand) -> anyhow::Result<()> {
             println!("token {id} revoked");
         }
     }
+    Ok(())
+}
+
+async fn catalog(settings: &Settings, command: &CatalogCommand) -> anyhow::Result<()> {
+    use crate::catalog::{couch::CouchCatalog, embedded::EmbeddedCatalog, manifest::apply, Catalog};
+    let CatalogCommand::Apply { manifest, namespace } = command;
+    let text = std::fs::read_to_string(manifest).with_context(|| format!("reading {}", manifest.display()))?;
+    let base = manifest.parent().unwrap_or(std::path::Path::new("."));
+    let ns = namespace.clone().unwrap_or_else(|| settings.catalog.default_namespace.clone());
+    // With CouchDB the store is not opened, so this works while the hub runs.
+    let (catalog, store) = if settings.catalog.couchdb_url.is_some() {
+        (Catalog::Couch(CouchCatalog::connect(&settings.catalog).await?), None)
+    } else {
+        let store = Store::open(&settings.data_dir)
+            .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
+        let opened = store.clone();
+        (Catalog::Embedded(tokio::task::spawn_blocking(move || EmbeddedCatalog::open(opened)).await??), Some(store))
+    };
+    let steps = apply(&catalog, &ns, &text, base).await?;
+    for s in &steps {
+        println!("{:<9} {:<48} {}", s.kind, s.id, s.outcome);
+        match (&store, s.outcome) {
+            (_, "unchanged") => {}
+            (Some(store), outcome) => crate::tokens::audit(store, CLI_CREDENTIAL, "catalog.apply", &s.id, outcome),
+            (None, outcome) => {
+                tracing::info!(target: "audit", credential = CLI_CREDENTIAL, action = "catalog.apply", object = %s.id, outcome, "audit")
+            }
+        }
+    }
+    println!("applied {} to catalog namespace {ns} ({})", manifest.display(), catalog.describe());
     Ok(())
 }
 

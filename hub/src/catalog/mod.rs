@@ -10,6 +10,7 @@ pub mod changes;
 pub mod couch;
 pub mod doc;
 pub mod embedded;
+pub mod manifest;
 
 use std::future::Future;
 use std::time::Duration;

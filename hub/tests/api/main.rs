@@ -5,6 +5,7 @@ mod peers;
 
 mod catalog;
 mod catalog_feed;
+mod catalog_manifest;
 mod catalog_npm;
 mod charts;
 mod dashboards;

@@ -1,7 +1,6 @@
 //! `spawn_app()` on port 0 with a temp data folder, and small request helpers.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fogwhisk_hub::config::{InfluxBackend, Settings};
 use fogwhisk_hub::startup::Application;
@@ -136,18 +135,4 @@ pub fn record(dc: u32, metric: &str, day: &str, tz: &str, mean: f64) -> Value {
            "count": 96, "min": mean - 2.0, "max": mean + 3.0, "mean": mean, "median": mean - 0.5})
 }
 
-/// Polls `check` until it returns `Some`, for at most `limit` (a peer's visibility delay, not a timing assertion).
-pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+pub use fogwhisk_testkit::eventually;

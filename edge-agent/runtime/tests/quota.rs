@@ -205,6 +205,18 @@ async fn scratch_bound() {
         assert_eq!(out.result, json!({ "error": scratch_message(limit) }), "{place}");
         assert!(started.elapsed() < Duration::from_secs(10), "{place}: killed in {:?}", started.elapsed());
     }
+    // top-level code runs at /init, before the process is in a slot: watched by its folder (at 200 MB/s, so
+    // that the watch sees it while it writes: a burst that ends between two looks is caught at the next)
+    if isolated {
+        let code = "const fs = require('fs');\nconst fd = fs.openSync(process.cwd() + '/big', 'w');\n\
+                    const c = Buffer.alloc(1 << 20, 1);\nfor (let i = 0; i < 200; i++) {\n\
+                    fs.writeSync(fd, c); const t = Date.now() + 5; while (Date.now() < t) {}\n}\n\
+                    function main() { return {}; }";
+        let out = t.pool.run(&node("guest|init-writer@1", code), in_namespace("guest", json!({}))).await;
+        assert_eq!(out.status, RunStatus::DeveloperError, "{out:?}");
+        assert!(out.init_time_ms.is_some());
+        assert_eq!(out.result, json!({ "error": scratch_message(limit) }));
+    }
     // what the killed processes left in /tmp is gone with them
     let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()

@@ -81,7 +81,7 @@ impl Pool {
         let mut outcome = activation::run(self, spec, ctx).await;
         if outcome.status == RunStatus::DeveloperError
             && outcome.result["error"] == crate::protocol::MSG_EXITED
-            && self.scratch_kills.since(&spec.key, started)
+            && self.scratch_kills.since(&spec.key, started, outcome.init_time_ms.is_some())
         {
             outcome.result = crate::protocol::error_value(scratch_message(self.cfg.max_scratch_bytes));
         }

@@ -1,6 +1,7 @@
 //! The scratch-space watch: every [`SCRATCH_PERIOD`] it measures the disk (and tmpfs) space each runtime process
 //! fills — its folder, what its uid owns in the shared temp folders, deleted files its processes still hold
-//! open — and kills a process above `max_scratch_bytes` with everything it started.
+//! open — and kills a process above `max_scratch_bytes` with everything it started. Processes in the pool are
+//! watched by their slot; those still starting or in `/init` (not in a slot yet) by their folder and its owner.
 //!
 //! Measured like `du` (allocated blocks, each inode once), as the process's own uid when it has one, since the
 //! agent may lack the capabilities to read into a runtime folder (the chart grants none of the DAC ones).
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Pool;
 use crate::config::SCRATCH_PERIOD;
-use crate::process::{identity, RuntimeProcess};
+use crate::process::{identity, Isolation, RuntimeProcess};
 
 /// World-writable folders a runtime process can write to outside its own folder.
 const TEMP_DIRS: &[&str] = &["/tmp", "/var/tmp", "/dev/shm"];
@@ -26,7 +27,8 @@ const KILL_MEMORY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// A process killed for its scratch space, remembered so the activation it ran can say why.
 pub(super) struct ScratchKill {
-    pub key: String,
+    /// The action key of a process in a slot; `None` for one killed while starting or in `/init`.
+    pub key: Option<String>,
     pub at: Instant,
 }
 
@@ -35,16 +37,26 @@ pub(super) struct ScratchKill {
 pub(super) struct Kills(std::sync::Mutex<Vec<ScratchKill>>);
 
 impl Kills {
-    fn note(&self, key: &str) {
+    fn note(&self, key: Option<String>) {
         let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
         v.retain(|k| k.at.elapsed() < KILL_MEMORY);
-        v.push(ScratchKill { key: key.to_string(), at: Instant::now() });
+        v.push(ScratchKill { key, at: Instant::now() });
     }
 
-    /// Whether a process of `key` was killed for its scratch space since `since`.
-    pub fn since(&self, key: &str, since: Instant) -> bool {
-        let v = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        v.iter().any(|k| k.key == key && k.at >= since)
+    /// Whether a process of `key` was killed for its scratch space since `since`; with `cold`, a kill of a
+    /// process in `/init` counts too (claimed by the first activation that asks, since its key was not known).
+    pub fn since(&self, key: &str, since: Instant, cold: bool) -> bool {
+        let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if v.iter().any(|k| k.key.as_deref() == Some(key) && k.at >= since) {
+            return true;
+        }
+        match v.iter().position(|k| cold && k.key.is_none() && k.at >= since) {
+            Some(i) => {
+                v.remove(i);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -57,9 +69,10 @@ pub fn scratch_message(limit_bytes: u64) -> String {
     )
 }
 
-struct Watched {
-    proc: Arc<RuntimeProcess>,
-    key: Option<String>,
+/// A process the watch measures: one of a slot, or the folder of one that is starting (and its uid).
+enum Watched {
+    Slot { proc: Arc<RuntimeProcess>, key: Option<String> },
+    Starting { dir: PathBuf, uid: u32 },
 }
 
 /// What one measurement needs of a process.
@@ -78,47 +91,101 @@ pub(super) async fn run(pool: Weak<Pool>, stop: CancellationToken) {
             _ = tick.tick() => {}
         }
         let Some(p) = pool.upgrade() else { return };
-        let watched: Vec<Watched> = {
-            let st = p.lock();
-            st.slots
-                .values()
-                .filter_map(|s| {
-                    let proc = s.proc.as_ref().filter(|p| p.is_alive())?;
-                    Some(Watched { proc: proc.clone(), key: s.key.clone() })
-                })
-                .collect()
-        };
+        let watched = watch_list(&p);
         if watched.is_empty() {
             continue;
         }
         let jobs: Vec<Job> = watched
             .iter()
-            .map(|w| Job { uid: w.proc.uid(), pid: w.proc.pid(), dir: w.proc.dir().to_path_buf() })
+            .map(|w| match w {
+                Watched::Slot { proc, .. } => Job { uid: proc.uid(), pid: proc.pid(), dir: proc.dir().to_path_buf() },
+                Watched::Starting { dir, uid } => Job { uid: Some(*uid), pid: 0, dir: dir.clone() },
+            })
             .collect();
         let Ok(usage) = tokio::task::spawn_blocking(move || measure_all(&jobs)).await else {
             continue;
         };
         let limit = p.cfg.max_scratch_bytes;
         for (w, used) in watched.into_iter().zip(usage) {
-            if used <= limit || !w.proc.is_alive() {
-                continue;
+            if used > limit {
+                kill(&p, w, used, limit).await;
             }
-            tracing::info!(pid = w.proc.pid(), used, limit, "runtime process over its scratch space limit, killing it");
-            if let Some(key) = &w.key {
-                p.scratch_kills.note(key);
-            }
-            if let Some(uid) = w.proc.uid() {
-                // everything of the uid first, then its temp files, before the uid can go to another process
-                let _ = tokio::task::spawn_blocking(move || {
-                    identity::reap(uid, None);
-                    identity::as_user(uid, || remove_temp_entries(uid));
-                })
-                .await;
-            }
-            w.proc.terminate().await;
-            p.changed.notify_waiters();
         }
     }
+}
+
+/// The processes of the pool's slots, then the folders of this agent's processes that are not in a slot yet.
+fn watch_list(pool: &Pool) -> Vec<Watched> {
+    let mut out: Vec<Watched> = {
+        let st = pool.lock();
+        st.slots
+            .values()
+            .filter_map(|s| {
+                let proc = s.proc.as_ref().filter(|p| p.is_alive())?;
+                Some(Watched::Slot { proc: proc.clone(), key: s.key.clone() })
+            })
+            .collect()
+    };
+    if !matches!(pool.cfg.isolation, Isolation::Separate { .. }) {
+        return out;
+    }
+    let known: HashSet<PathBuf> = out
+        .iter()
+        .filter_map(|w| match w {
+            Watched::Slot { proc, .. } => Some(proc.dir().to_path_buf()),
+            Watched::Starting { .. } => None,
+        })
+        .collect();
+    let mine = format!("proc-{}-", std::process::id());
+    let agent = agent_uid();
+    let Ok(rd) = std::fs::read_dir(&pool.cfg.work_dir) else { return out };
+    for e in rd.flatten() {
+        if !e.file_name().to_string_lossy().starts_with(&mine) || known.contains(&e.path()) {
+            continue;
+        }
+        if let Ok(meta) = e.metadata() {
+            if meta.is_dir() && meta.uid() != agent {
+                out.push(Watched::Starting { dir: e.path(), uid: meta.uid() });
+            }
+        }
+    }
+    out
+}
+
+/// The agent's uid (the owner of folders no runtime uid was given yet).
+fn agent_uid() -> u32 {
+    std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0)
+}
+
+/// Ends a process above its scratch space with everything its uid started, and its uid's temp files.
+async fn kill(pool: &Pool, w: Watched, used: u64, limit: u64) {
+    let (uid, key, proc) = match w {
+        Watched::Slot { proc, key } => {
+            if !proc.is_alive() {
+                return;
+            }
+            (proc.uid(), key, Some(proc))
+        }
+        // still this uid's folder: its process has not been cleaned up (and its uid not handed on) meanwhile
+        Watched::Starting { dir, uid } => match std::fs::metadata(&dir) {
+            Ok(m) if m.uid() == uid => (Some(uid), None, None),
+            _ => return,
+        },
+    };
+    tracing::info!(?uid, used, limit, "runtime process over its scratch space limit, killing it");
+    pool.scratch_kills.note(key);
+    if let Some(uid) = uid {
+        // everything of the uid first, then its temp files, before the uid can go to another process
+        let _ = tokio::task::spawn_blocking(move || {
+            identity::reap(uid, None);
+            identity::as_user(uid, || remove_temp_entries(uid));
+        })
+        .await;
+    }
+    if let Some(proc) = proc {
+        proc.terminate().await;
+    }
+    pool.changed.notify_waiters();
 }
 
 /// Bytes used by each job's process (`u64::MAX` for an inode flood; 0 when it cannot be measured).

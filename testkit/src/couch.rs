@@ -52,6 +52,14 @@ impl PouchDb {
         until_blocking(Duration::from_secs(30), "pouchdb-server to answer GET /", || probe::answers_ok(&url));
         me
     }
+
+    /// Ends admin party: makes `user` a server admin with `password` (`PUT /_config/admins/{user}`), so
+    /// database creation needs those credentials from then on.
+    pub fn add_admin(&self, user: &str, password: &str) {
+        let body = format!("{password:?}");
+        let status = probe::request(&self.url, "PUT", &format!("/_config/admins/{user}"), &body);
+        assert!(status.starts_with("HTTP/1.1 200") || status.starts_with("HTTP/1.0 200"), "adding an admin: {status}");
+    }
 }
 
 impl Drop for PouchDb {
@@ -62,6 +70,22 @@ impl Drop for PouchDb {
 }
 
 mod probe {
+    /// Sends one plain HTTP/1.0 request with a JSON body; the status line of the answer.
+    pub fn request(url: &str, method: &str, path: &str, body: &str) -> String {
+        use std::io::{Read, Write};
+        let hostport = url.strip_prefix("http://").expect("http URL");
+        let mut s = std::net::TcpStream::connect(hostport).expect("connects");
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+        let head = format!(
+            "{method} {path} HTTP/1.0\r\nHost: {hostport}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).and_then(|()| s.write_all(body.as_bytes())).expect("request sent");
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer.lines().next().unwrap_or_default().to_string()
+    }
+
     /// Whether `GET url` answers 200 (a plain HTTP/1.0 request, so no async runtime is needed here).
     pub fn answers_ok(url: &str) -> bool {
         use std::io::{Read, Write};

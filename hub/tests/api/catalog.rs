@@ -203,3 +203,39 @@ async fn two_writers_of_one_rev_get_one_success_and_one_conflict() {
     let settings = CatalogSettings { couchdb_url: Some(couch.url.clone()), ..Default::default() };
     same_rev_conflicts(Catalog::open(&settings, &store).await.unwrap()).await;
 }
+
+/// With a CouchDB admin, the hub reads `user:password` from `catalog.couchdb_credentials_file` and sends
+/// it on every request: it can create the database (which needs the admin) and serve the catalog; the
+/// settings printout names the file, never the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn couchdb_credentials_come_from_a_file() {
+    let couch = PouchDb::start();
+    couch.add_admin("fogwhisk-hub", "s3cret-Pa55");
+    let secrets = tempfile::tempdir().unwrap();
+    let file = secrets.path().join("couchdb");
+    std::fs::write(&file, "fogwhisk-hub:s3cret-Pa55\n").unwrap();
+    let (url, path) = (couch.url.clone(), file.clone());
+    let app = spawn_app_with(move |s| {
+        s.catalog.couchdb_url = Some(url);
+        s.catalog.couchdb_credentials_file = Some(path);
+        s.catalog.database = "fogwhisk-catalog".into();
+    })
+    .await;
+    let editor = app.token("catalog").await;
+    let hub = CatalogHub { app, couch: None, editor };
+    assert_eq!(hub.edit(Method::PUT, "/namespaces/_/actions/a", Some(hello("x"))).await.0, 200);
+    let db: Value = reqwest::Client::new()
+        .get(format!("{}/fogwhisk-catalog/catalog%2Fa", couch.url))
+        .basic_auth("fogwhisk-hub", Some("s3cret-Pa55"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((db["entityType"].as_str(), db["exec"]["code"].as_str()), (Some("action"), Some("x")), "{db}");
+    let mut settings = CatalogSettings { couchdb_url: Some(couch.url.clone()), ..Default::default() };
+    settings.couchdb_credentials_file = Some(file);
+    assert!(!format!("{settings:?}").contains("s3cret"));
+    hub.app.stop().await;
+}

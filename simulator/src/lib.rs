@@ -6,7 +6,8 @@
 //!   firmware (`firmware/lib/telemetry`) writes it.
 //! - `model`: deterministic noise and the temperature, humidity and gas curves.
 //! - [`fleet`]: devices and their readings ([`Fleet`], [`SensorMessage`]).
-//! - [`publish`]: the MQTT connection ([`Publisher`]), [`publish_backfill`] and [`run_live`].
+//! - [`publish`]: the MQTT connections ([`Publisher`]: one shared, or one per device with its own
+//!   user, [`DeviceLogin`]), [`publish_backfill`] and [`run_live`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), fogwhisk_simulator::PublishError> {
@@ -30,5 +31,5 @@ pub mod publish;
 pub use fleet::{Device, Fleet, SensorMessage};
 pub use message::{format_message, FormatError, Reading};
 pub use model::{HUMIDITY_MEAN, HUMIDITY_SWING, PEAK_HOUR, TEMPERATURE_MEAN, TEMPERATURE_SWING};
-pub use publish::{now_ts, publish_backfill, run_live, BrokerUrl, PublishError, Publisher};
+pub use publish::{now_ts, publish_backfill, run_live, BrokerUrl, DeviceLogin, PublishError, Publisher};
 pub use rumqttc::QoS;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use fogwhisk_simulator::{now_ts, publish_backfill, run_live, Fleet, Publisher};
+use fogwhisk_simulator::{now_ts, publish_backfill, run_live, DeviceLogin, Fleet, Publisher};
 use tokio_util::sync::CancellationToken;
 
 /// Simulated ESP8266 sensors (DHT11 temperature and humidity, MQ gas) publishing Fogwhisk's
@@ -41,9 +41,13 @@ struct Args {
     /// Site clock offset from UTC in minutes (the daily curves peak at 15:00 site time)
     #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-14 * 60..=14 * 60))]
     utc_offset_minutes: i32,
-    /// MQTT client id
+    /// MQTT client id (with --logins: the prefix of each device's `<prefix>-<fingerprint>`)
     #[arg(long, default_value = "fogwhisk-simulator")]
     client_id: String,
+    /// File of `<fingerprint> <user>:<password>` lines: each device connects as its own user (as
+    /// `fogwhisk-edge devices add` prints them); every simulated device needs one
+    #[arg(long, env = "FOGWHISK_SIM_LOGINS")]
+    logins: Option<std::path::PathBuf>,
     /// Stop after the backfill instead of publishing live
     #[arg(long)]
     no_live: bool,
@@ -89,9 +93,23 @@ async fn run() -> anyhow::Result<()> {
 
     let stop = CancellationToken::new();
     tokio::spawn(cancel_on_signal(stop.clone()));
-    let mut publisher = Publisher::connect(&args.broker, &args.client_id)
-        .await
-        .context("connecting to the broker")?;
+    let mut publisher = match &args.logins {
+        None => Publisher::connect(&args.broker, &args.client_id).await,
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let logins = DeviceLogin::parse_lines(&text)?;
+            if let Some(d) = fleet
+                .devices()
+                .iter()
+                .find(|d| !logins.iter().any(|l| l.fingerprint == d.fingerprint))
+            {
+                anyhow::bail!("{} has no login for device {}", file.display(), d.fingerprint);
+            }
+            Publisher::connect_devices(&args.broker, &args.client_id, &logins).await
+        }
+    }
+    .context("connecting to the broker")?;
 
     if let Some(days) = args.backfill_days {
         let to = now_ts() / step * step;

@@ -1,6 +1,8 @@
 //! Publishing a fleet's readings over MQTT (rumqttc): the connection with its event-loop task,
 //! a backfill of past readings with flow control, and live publishing until told to stop.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rumqttc::{AsyncClient, ConnectionError, Event, MqttOptions, Outgoing, Packet, QoS};
@@ -35,6 +37,10 @@ pub enum PublishError {
     Closed(String),
     #[error("bad backfill range: {0}")]
     BadRange(String),
+    #[error("no MQTT login for device {0} (each device publishes as its own user)")]
+    NoLogin(String),
+    #[error("bad device login line for {0:?} (expected `<fingerprint> <user>:<password>`)")]
+    BadLogin(String),
 }
 
 /// A broker address: `mqtt://` or `tcp://`, host, port (default 1883), optional credentials.
@@ -98,13 +104,54 @@ struct Progress {
     closed: Option<String>,
 }
 
-/// An MQTT connection for publishing readings. Its event loop runs on a task that reconnects
-/// after a lost connection; stop it with [`Publisher::disconnect`].
-pub struct Publisher {
+/// One device's MQTT user name and password (the embedded broker's `fogwhisk-edge devices add`
+/// prints them; with the edge chart's Mosquitto, its password file has them).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeviceLogin {
+    pub fingerprint: String,
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for DeviceLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password stays out of logs.
+        write!(f, "DeviceLogin({} as {})", self.fingerprint, self.user)
+    }
+}
+
+impl DeviceLogin {
+    /// Reads `<fingerprint> <user>:<password>` lines (blank lines and `#` comments skipped).
+    pub fn parse_lines(text: &str) -> Result<Vec<Self>, PublishError> {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| {
+                let bad = || PublishError::BadLogin(l.split_whitespace().next().unwrap_or_default().to_string());
+                let (fingerprint, login) = l.split_once(char::is_whitespace).ok_or_else(bad)?;
+                let (user, password) = login.trim().split_once(':').ok_or_else(bad)?;
+                Ok(Self { fingerprint: fingerprint.to_string(), user: user.to_string(), password: password.to_string() })
+            })
+            .collect()
+    }
+}
+
+/// One MQTT connection and its event-loop task.
+struct Connection {
     client: AsyncClient,
+    task: JoinHandle<()>,
+}
+
+/// MQTT connections for publishing readings: one shared by every device ([`Publisher::connect`])
+/// or one per device, each with its own user ([`Publisher::connect_devices`]), as sensors do with
+/// a broker that lets each user publish on its own topics only. Each event loop runs on a task
+/// that reconnects after a lost connection; stop them with [`Publisher::disconnect`].
+pub struct Publisher {
+    connections: Vec<Connection>,
+    /// Fingerprint → connection; empty when one connection serves every device.
+    by_device: HashMap<String, usize>,
     progress: watch::Receiver<Progress>,
     stop: CancellationToken,
-    task: JoinHandle<()>,
     addr: String,
 }
 
@@ -112,52 +159,50 @@ impl Publisher {
     /// Connects to `broker_url` as `client_id` (clean session) and waits for the broker's CONNACK.
     pub async fn connect(broker_url: &str, client_id: &str) -> Result<Self, PublishError> {
         let url = BrokerUrl::parse(broker_url)?;
+        let login = url.credentials.clone();
+        Self::open(&url, vec![(client_id.to_string(), login)], HashMap::new()).await
+    }
+
+    /// Connects once per device of `logins` to `broker_url` (its own credentials, if any, are not
+    /// used) as `<client_prefix>-<fingerprint>`, each with its own user. A message of a device
+    /// without a login is an error ([`PublishError::NoLogin`]).
+    pub async fn connect_devices(broker_url: &str, client_prefix: &str, logins: &[DeviceLogin]) -> Result<Self, PublishError> {
+        let url = BrokerUrl::parse(broker_url)?;
+        let clients = logins
+            .iter()
+            .map(|l| (format!("{client_prefix}-{}", l.fingerprint), Some((l.user.clone(), l.password.clone()))))
+            .collect();
+        let by_device = logins.iter().enumerate().map(|(i, l)| (l.fingerprint.clone(), i)).collect();
+        Self::open(&url, clients, by_device).await
+    }
+
+    async fn open(
+        url: &BrokerUrl,
+        clients: Vec<(String, Option<(String, String)>)>,
+        by_device: HashMap<String, usize>,
+    ) -> Result<Self, PublishError> {
         let addr = format!("{}:{}", url.host, url.port);
-        let mut options = MqttOptions::new(client_id, url.host.clone(), url.port);
-        options.set_keep_alive(Duration::from_secs(30));
-        options.set_clean_session(true);
-        options.set_inflight(MAX_INFLIGHT);
-        if let Some((user, password)) = &url.credentials {
-            options.set_credentials(user, password);
-        }
-        let (client, mut eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
-
-        // The first connection is made here, so a wrong address is a clear error at once.
-        let first = tokio::time::timeout(CONNECT_TIMEOUT, async {
-            loop {
-                match eventloop.poll().await {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
-                    Ok(_) => continue,
-                    Err(err) => return Err(err.to_string()),
-                }
-            }
-        })
-        .await;
-        let connect_error = |reason: String| PublishError::Connect {
-            addr: addr.clone(),
-            reason,
-        };
-        match first {
-            Ok(Ok(())) => {}
-            Ok(Err(reason)) => return Err(connect_error(reason)),
-            Err(_) => {
-                return Err(connect_error(format!(
-                    "no CONNACK within {CONNECT_TIMEOUT:?}"
-                )))
-            }
-        }
-
         let (progress_tx, progress) = watch::channel(Progress::default());
+        let progress_tx = Arc::new(progress_tx);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(drive(eventloop, progress_tx, stop.clone(), addr.clone()));
-        tracing::info!(broker = %addr, client_id, "connected to the MQTT broker");
-        Ok(Publisher {
-            client,
-            progress,
-            stop,
-            task,
-            addr,
-        })
+        let mut connections = Vec::with_capacity(clients.len());
+        for (client_id, login) in clients {
+            let (client, eventloop) = match first_connect(url, &client_id, login.as_ref()).await {
+                Ok(c) => c,
+                Err(err) => {
+                    stop.cancel();
+                    for c in connections {
+                        let Connection { task, .. } = c;
+                        let _ = task.await;
+                    }
+                    return Err(err);
+                }
+            };
+            let task = tokio::spawn(drive(eventloop, progress_tx.clone(), stop.clone(), addr.clone()));
+            tracing::info!(broker = %addr, client_id, "connected to the MQTT broker");
+            connections.push(Connection { client, task });
+        }
+        Ok(Publisher { connections, by_device, progress, stop, addr })
     }
 
     /// The broker's `host:port`.
@@ -186,7 +231,14 @@ impl Publisher {
         if let Some(reason) = self.progress.borrow().closed.clone() {
             return Err(PublishError::Closed(reason));
         }
-        self.client
+        let index = if self.by_device.is_empty() {
+            0
+        } else {
+            let device = topic.rsplit('/').next().unwrap_or_default();
+            *self.by_device.get(device).ok_or_else(|| PublishError::NoLogin(device.to_string()))?
+        };
+        self.connections[index]
+            .client
             .publish(topic, qos, retain, payload)
             .await
             .map_err(|e| PublishError::Closed(e.to_string()))
@@ -213,25 +265,60 @@ impl Publisher {
         }
     }
 
-    /// Sends DISCONNECT (after what is queued) and stops the event-loop task.
+    /// Sends DISCONNECT (after what is queued) on every connection and stops the event-loop tasks.
     pub async fn disconnect(self) {
-        let _ = self.client.disconnect().await;
-        let mut task = self.task;
-        if tokio::time::timeout(2 * DISCONNECT_TIMEOUT, &mut task)
-            .await
-            .is_err()
-        {
-            self.stop.cancel();
-            let _ = task.await;
+        for c in &self.connections {
+            let _ = c.client.disconnect().await;
+        }
+        let deadline = tokio::time::Instant::now() + 2 * DISCONNECT_TIMEOUT;
+        for c in self.connections {
+            let mut task = c.task;
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                self.stop.cancel();
+                let _ = task.await;
+            }
         }
         tracing::info!(broker = %self.addr, "disconnected from the MQTT broker");
+    }
+}
+
+/// Makes the first connection (so a wrong address or login is a clear error at once) and returns
+/// the client with its event loop.
+async fn first_connect(
+    url: &BrokerUrl,
+    client_id: &str,
+    login: Option<&(String, String)>,
+) -> Result<(AsyncClient, rumqttc::EventLoop), PublishError> {
+    let addr = format!("{}:{}", url.host, url.port);
+    let mut options = MqttOptions::new(client_id, url.host.clone(), url.port);
+    options.set_keep_alive(Duration::from_secs(30));
+    options.set_clean_session(true);
+    options.set_inflight(MAX_INFLIGHT);
+    if let Some((user, password)) = login {
+        options.set_credentials(user, password);
+    }
+    let (client, mut eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
+    let first = tokio::time::timeout(CONNECT_TIMEOUT, async {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+                Ok(_) => continue,
+                Err(err) => return Err(err.to_string()),
+            }
+        }
+    })
+    .await;
+    match first {
+        Ok(Ok(())) => Ok((client, eventloop)),
+        Ok(Err(reason)) => Err(PublishError::Connect { addr, reason }),
+        Err(_) => Err(PublishError::Connect { addr, reason: format!("no CONNACK within {CONNECT_TIMEOUT:?}") }),
     }
 }
 
 /// The event loop: counts PUBACKs, reconnects after errors, ends after DISCONNECT or on `stop`.
 async fn drive(
     mut eventloop: rumqttc::EventLoop,
-    progress: watch::Sender<Progress>,
+    progress: Arc<watch::Sender<Progress>>,
     stop: CancellationToken,
     addr: String,
 ) {

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 /// Upper bound on any single wait; only reached when something is broken.
 pub const WAIT: Duration = Duration::from_secs(30);
 
+#[allow(unused_imports)]
 pub use fogwhisk_testkit::Mosquitto;
 
 /// A subscriber to `telemetry/#` and `status/#` at QoS 1.
@@ -26,8 +27,16 @@ pub type Received = (String, String, bool);
 
 impl Subscriber {
     pub async fn start(addr: SocketAddr, id: &str) -> Subscriber {
+        Self::start_as(addr, id, None).await
+    }
+
+    /// Subscribes to `telemetry/#` and `status/#` as a user (or anonymously).
+    pub async fn start_as(addr: SocketAddr, id: &str, login: Option<(&str, &str)>) -> Subscriber {
         let mut options = MqttOptions::new(id, addr.ip().to_string(), addr.port());
         options.set_keep_alive(Duration::from_secs(30));
+        if let Some((user, password)) = login {
+            options.set_credentials(user, password);
+        }
         let (client, mut eventloop) = AsyncClient::new(options, 100);
         client
             .subscribe("telemetry/#", QoS::AtLeastOnce)

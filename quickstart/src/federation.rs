@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{NaiveDate, Offset, TimeZone};
-use fogwhisk_simulator::{publish_backfill, run_live, Fleet, Publisher};
+use fogwhisk_simulator::{publish_backfill, run_live, DeviceLogin, Fleet, Publisher};
 use rand::Rng;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -47,6 +47,29 @@ struct RunningSite {
     api: String,
     auth: (String, String),
     data: PathBuf,
+    /// Each simulated sensor's MQTT user at the site's embedded broker.
+    logins: Vec<DeviceLogin>,
+}
+
+/// Gives every simulated sensor of `site` its own broker user (`fogwhisk-edge devices add --rotate`: a new
+/// password at each start, nothing to keep) and returns their logins.
+fn register_devices(edge_bin: &Path, data: &Path, site: &Site) -> anyhow::Result<Vec<DeviceLogin>> {
+    let mut logins = Vec::new();
+    for d in fleet(site).devices() {
+        let dc = d.datacenter_id.to_string();
+        let out = Command::new(edge_bin).args(["devices", "add", &dc, &d.fingerprint, "--rotate", "--data"]).arg(data).output()?;
+        anyhow::ensure!(out.status.success(), "registering sensor {} at {}: {}", d.fingerprint, site.id, String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout)?;
+        let (user, password) = text.lines().last().and_then(|l| l.split_once(':')).context("no user:password printed")?;
+        logins.push(DeviceLogin { fingerprint: d.fingerprint.clone(), user: user.into(), password: password.into() });
+    }
+    Ok(logins)
+}
+
+/// The agent's MQTT feed URL (with its credentials) from `<data>/mqtt-feed`.
+fn feed_url(data: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(data.join("mqtt-feed")).context("reading the agent's mqtt-feed")?;
+    text.lines().find_map(|l| l.strip_prefix("MQTT_URL=")).map(String::from).context("no MQTT_URL in mqtt-feed")
 }
 
 fn wskprops(path: &Path) -> Option<(String, String)> {
@@ -74,6 +97,7 @@ async fn start_site(o: &Options, edge_bin: &Path, hub: &str, token: &str, site: 
     let token_file = o.data.join("sites").join(format!("{}.hub-token", site.id));
     std::fs::write(&token_file, token)?;
     std::fs::set_permissions(&token_file, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    let logins = register_devices(edge_bin, &data, &site)?;
     let mut cmd = Command::new(edge_bin);
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{}", site.api_port), "--site", site.id, "--data"]).arg(&data);
     if !fogwhisk_runtime::process::identity::can_isolate() {
@@ -112,10 +136,10 @@ async fn start_site(o: &Options, edge_bin: &Path, hub: &str, token: &str, site: 
         .arg(&data)
         .arg("--manifest")
         .arg(o.data.join("actions/manifest.yaml"))
-        .args(["--var", &format!("MQTT_URL=mqtt://127.0.0.1:{}", site.mqtt_port), "--var", &format!("SITE_TZ={}", site.tz)])
+        .args(["--var", &format!("MQTT_URL={}", feed_url(&data)?), "--var", &format!("SITE_TZ={}", site.tz)])
         .output()?;
     anyhow::ensure!(out.status.success(), "deploying the site actions to {}: {}", site.id, String::from_utf8_lossy(&out.stderr));
-    Ok(RunningSite { site, agent, api, auth: (u.into(), k.into()), data })
+    Ok(RunningSite { site, agent, api, auth: (u.into(), k.into()), data, logins })
 }
 
 fn fleet(site: &Site) -> Fleet {
@@ -151,7 +175,7 @@ async fn backfill(o: &Options, http: &reqwest::Client, hub: &str, s: &RunningSit
     let (from, to) = (day_start(tz, days[0]), day_start(tz, today));
     let step_secs = o.step_minutes as i64 * 60;
     let fleet = fleet(&s.site);
-    let mut publisher = Publisher::connect(&format!("mqtt://127.0.0.1:{}", s.site.mqtt_port), &format!("quickstart-backfill-{}", s.site.id)).await?;
+    let mut publisher = Publisher::connect_devices(&format!("mqtt://127.0.0.1:{}", s.site.mqtt_port), "backfill", &s.logins).await?;
     let id = s.site.id;
     let sent = publish_backfill(&mut publisher, &fleet, from, to, step_secs, |done, total| {
         if done == total || done % 500 < 30 {
@@ -245,7 +269,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let mut live = Vec::new();
     for s in &sites {
-        let publisher = Publisher::connect(&format!("mqtt://127.0.0.1:{}", s.site.mqtt_port), &format!("quickstart-live-{}", s.site.id)).await?;
+        let publisher = Publisher::connect_devices(&format!("mqtt://127.0.0.1:{}", s.site.mqtt_port), "live", &s.logins).await?;
         let (fleet, stop, every) = (fleet(&s.site), stop.clone(), Duration::from_secs(o.interval_secs));
         live.push(tokio::spawn(async move {
             let r = run_live(&publisher, &fleet, every, stop).await;
@@ -301,8 +325,10 @@ fn print_summary(o: &Options, hub: &str, hub_data: &Path, sites: &[RunningSite])
         println!("Try:");
         println!("  WSK_CONFIG_FILE={} wsk activation list", s.data.join("wskprops").display());
         println!("  curl -u {}:<key> {}/api/v1/namespaces/_/activations?limit=5", s.auth.0, s.api);
+        // Each sensor has its own broker user: give the new one a user first (it prints the password once).
+        println!("  fogwhisk-edge devices add 1 ABC123 --data {}", s.data.display());
         println!(
-            "  mosquitto_pub -p {} -t telemetry/1/ABC123 -m '{{\"device_fingerprint\":\"ABC123\",\"datacenter_id\":1,\"temperature\":22.5,\"humidity\":45.0,\"gas_perc\":3.0}}'",
+            "  mosquitto_pub -p {} -u ABC123 -P <password> -t telemetry/1/ABC123 -m '{{\"device_fingerprint\":\"ABC123\",\"datacenter_id\":1,\"temperature\":22.5,\"humidity\":45.0,\"gas_perc\":3.0}}'",
             s.site.mqtt_port
         );
     }

@@ -134,3 +134,77 @@ async fn changes_feed_on_the_embedded_store() {
 async fn changes_feed_on_couchdb_protocol() {
     changes_feed(Backend::Couch).await;
 }
+
+/// Figures (printed, not asserted beyond correctness): writing 1,000 actions through the entity API,
+/// a new site reading all of them from the feed, and change at the hub → answered longpoll, p50/p99.
+async fn sync_figures(backend: Backend) {
+    let hub = catalog_hub(backend).await;
+    let site = hub.app.add_site("torino", "Europe/Rome").await;
+    let t = Instant::now();
+    let paths: Vec<String> = (0..1000).map(|i| format!("/namespaces/_/actions/a{i:04}")).collect();
+    for chunk in paths.chunks(8) {
+        let puts = chunk.iter().map(|p| {
+            hub.edit(Method::PUT, p, Some(json!({"exec": {"kind": "nodejs:20", "code": "function main(){return {}}"}})))
+        });
+        for (status, body) in futures_util::future::join_all(puts).await {
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+    let write_ms = t.elapsed().as_millis();
+    let t = Instant::now();
+    let (mut since, mut seen) = ("0".to_string(), std::collections::HashSet::new());
+    loop {
+        let page = feed(&hub, &site, &format!("?since={since}&limit=500")).await;
+        if page["results"].as_array().unwrap().is_empty() {
+            break;
+        }
+        seen.extend(ids(&page));
+        since = page["last_seq"].as_str().unwrap().to_string();
+    }
+    let sync_ms = t.elapsed().as_millis();
+    assert_eq!(seen.len(), 1000);
+    let mut lat = Vec::new();
+    for i in 0..40 {
+        let waiting = {
+            let (url, token, since) = (hub.app.base.clone(), site.clone(), since.clone());
+            tokio::spawn(async move {
+                let page: Value = reqwest::Client::new()
+                    .get(format!("{url}/api/v1/catalog/_changes?feed=longpoll&since={since}"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                (page, Instant::now())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await; // let the longpoll start waiting first
+        let t = Instant::now();
+        let body = json!({"parameters": [{"key": "i", "value": i}]});
+        assert_eq!(hub.edit(Method::PUT, "/namespaces/_/actions/a0000?overwrite=true", Some(body)).await.0, 200);
+        let (page, at) = waiting.await.unwrap();
+        assert_eq!(ids(&page), ["catalog/a0000"]);
+        lat.push(at.duration_since(t).as_secs_f64() * 1000.0);
+        since = page["last_seq"].as_str().unwrap().to_string();
+    }
+    lat.sort_by(f64::total_cmp);
+    let (p50, p99) = (lat[lat.len() / 2], lat[lat.len() * 99 / 100]);
+    println!(
+        "{backend:?}: 1000 actions written in {write_ms} ms (8 at a time), a new site read them from the feed in {sync_ms} ms; change -> longpoll p50 {p50:.1} ms, p99 {p99:.1} ms (40 changes)"
+    );
+    hub.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "figures (~20 s): cargo test -p fogwhisk-hub --test api -- --ignored sync_figures --nocapture"]
+async fn sync_figures_on_the_embedded_store() {
+    sync_figures(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "figures (~20 s): cargo test -p fogwhisk-hub --test api -- --ignored sync_figures --nocapture"]
+async fn sync_figures_on_couchdb_protocol() {
+    sync_figures(Backend::Couch).await;
+}

@@ -45,40 +45,45 @@ async fn list(State(s): State<Arc<AppState>>, c: Caller, Path(ns): Path<String>)
     Ok(Json(json!({ "dead_letters": letters })))
 }
 
-async fn requeue(
-    State(s): State<Arc<AppState>>,
-    c: Caller,
-    Path((ns, seq)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
-    operator(&c, &ns)?;
-    let chosen = seqs(&seq)?;
-    let moved = s
-        .site
-        .run_blocking(move |st| st.dead_letters_requeue(chosen.as_deref()))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    if moved == 0 && seq != "all" {
-        return Err(ApiError::NotFoundMsg(format!("No dead letter {seq}.")));
-    }
-    tracing::info!(seq = %seq, moved, "dead letters re-queued by the operator");
-    Ok(Json(json!({ "requeued": moved })))
+/// What the operator does with chosen dead letters.
+#[derive(Clone, Copy)]
+enum Operation {
+    Requeue,
+    Drop,
 }
 
-async fn drop_one(
+async fn requeue(s: State<Arc<AppState>>, c: Caller, p: Path<(String, String)>) -> ApiResult<Json<Value>> {
+    operate(s, c, p, Operation::Requeue).await
+}
+
+async fn drop_one(s: State<Arc<AppState>>, c: Caller, p: Path<(String, String)>) -> ApiResult<Json<Value>> {
+    operate(s, c, p, Operation::Drop).await
+}
+
+/// Re-queues (at the end of the outbox) or drops one dead letter or `all`; 404 for an unknown one.
+async fn operate(
     State(s): State<Arc<AppState>>,
     c: Caller,
     Path((ns, seq)): Path<(String, String)>,
+    op: Operation,
 ) -> ApiResult<Json<Value>> {
     operator(&c, &ns)?;
     let chosen = seqs(&seq)?;
-    let dropped = s
+    let n = s
         .site
-        .run_blocking(move |st| st.dead_letters_drop(chosen.as_deref()))
+        .run_blocking(move |st| match op {
+            Operation::Requeue => st.dead_letters_requeue(chosen.as_deref()),
+            Operation::Drop => st.dead_letters_drop(chosen.as_deref()),
+        })
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    if dropped == 0 && seq != "all" {
+    if n == 0 && seq != "all" {
         return Err(ApiError::NotFoundMsg(format!("No dead letter {seq}.")));
     }
-    tracing::info!(seq = %seq, dropped, "dead letters dropped by the operator");
-    Ok(Json(json!({ "dropped": dropped })))
+    let (field, done) = match op {
+        Operation::Requeue => ("requeued", "re-queued"),
+        Operation::Drop => ("dropped", "dropped"),
+    };
+    tracing::info!(seq = %seq, count = n, "dead letters {done} by the operator");
+    Ok(Json(json!({ field: n })))
 }

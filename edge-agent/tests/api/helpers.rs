@@ -106,6 +106,16 @@ impl Agent {
         assert_eq!(s, 200, "{b}");
     }
 
+    /// Creates namespace `name` with the CLI on this agent's data folder (the agent picks it up while running);
+    /// returns its key as (uuid, secret).
+    pub fn create_namespace(&self, name: &str) -> (String, String) {
+        let out = Command::new(bin()).args(["namespaces", "create", name, "--data"]).arg(&self.data).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_string();
+        let (u, k) = key.split_once(':').unwrap();
+        (u.to_string(), k.to_string())
+    }
+
     pub fn signal(&self, sig: i32) {
         let pid = self.child.as_ref().unwrap().id() as i32;
         unsafe { libc::kill(pid, sig) };

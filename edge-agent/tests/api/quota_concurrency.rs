@@ -1,12 +1,11 @@
 //! The concurrency share per namespace (`limits.concurrent_invocations`): a namespace with that many activations
 //! in flight gets OpenWhisk's 429 while another namespace's activations run.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{bin, Agent};
+use crate::helpers::Agent;
 
 /// Waits in the action until the gate file exists (in /tmp: runtime processes run under uids of their own).
 const GATED: &str = r#"
@@ -15,14 +14,6 @@ async function main(p) {
   while (!fs.existsSync(p.gate)) await new Promise((r) => setTimeout(r, 20));
   return { through: true };
 }"#;
-
-fn create_namespace(a: &Agent, name: &str) -> (String, String) {
-    let out = Command::new(bin()).args(["namespaces", "create", name, "--data"]).arg(&a.data).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_string();
-    let (u, k) = key.split_once(':').unwrap();
-    (u.to_string(), k.to_string())
-}
 
 #[tokio::test]
 async fn a_namespace_at_its_concurrency_share_gets_429_while_another_runs() {
@@ -44,7 +35,7 @@ async fn a_namespace_at_its_concurrency_share_gets_429_while_another_runs() {
     let (s, b) = a.put("packages/tools", json!({"publish": true})).await;
     assert_eq!(s, 200, "{b}");
     a.node_action("tools/hello", "function main(){ return {hello: 'other'} }").await;
-    let (u, k) = create_namespace(&a, "other");
+    let (u, k) = a.create_namespace("other");
     for _ in 0..3 {
         let r = a
             .http

@@ -1,19 +1,9 @@
 //! Entity quotas per namespace: past its count or bytes a namespace's write is refused with 403 and OpenWhisk's
 //! `{error, code}`, updates that do not grow it still pass, and another namespace is not affected.
 
-use std::process::Command;
-
 use serde_json::{json, Value};
 
-use crate::helpers::{bin, Agent};
-
-fn create_namespace(a: &Agent, name: &str) -> (String, String) {
-    let out = Command::new(bin()).args(["namespaces", "create", name, "--data"]).arg(&a.data).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_string();
-    let (u, k) = key.split_once(':').unwrap();
-    (u.to_string(), k.to_string())
-}
+use crate::helpers::Agent;
 
 /// PUT `path` (under `/namespaces/_/`) as the namespace of `auth`.
 async fn put_as(a: &Agent, auth: &(String, String), path: &str, body: Value) -> (u16, Value) {
@@ -58,7 +48,7 @@ async fn entities_past_the_namespace_quota_get_403() {
     assert_eq!(a.get("actions/four").await.0, 200);
 
     // bytes: another namespace, unaffected by guest being full, holds at most 1 MB of entities
-    let other = create_namespace(&a, "other");
+    let other = a.create_namespace("other");
     let big = format!("// {}\nfunction main(){{return {{}}}}", "x".repeat(600 * 1024));
     assert_eq!(put_as(&a, &other, "actions/big1", action(&big)).await.0, 200);
     let (s, b) = put_as(&a, &other, "actions/big2", action(&big)).await;

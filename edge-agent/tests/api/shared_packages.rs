@@ -1,19 +1,9 @@
 //! A shared package's action invoked from two other namespaces runs in processes of each caller: module state
 //! and `__OW_API_KEY` never cross from one namespace to another.
 
-use std::process::Command;
-
 use serde_json::json;
 
-use crate::helpers::{bin, Agent};
-
-fn create_namespace(a: &Agent, name: &str) -> (String, String) {
-    let out = Command::new(bin()).args(["namespaces", "create", name, "--data"]).arg(&a.data).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_string();
-    let (u, k) = key.split_once(':').unwrap();
-    (u.to_string(), k.to_string())
-}
+use crate::helpers::Agent;
 
 #[tokio::test]
 async fn shared_package_actions_run_in_the_callers_own_processes() {
@@ -28,7 +18,7 @@ async fn shared_package_actions_run_in_the_callers_own_processes() {
         )
         .await;
     assert_eq!(s, 200, "{b}");
-    let callers = [create_namespace(&a, "bee"), create_namespace(&a, "cee")];
+    let callers = [a.create_namespace("bee"), a.create_namespace("cee")];
     let mut seen = Vec::new();
     for (u, k) in &callers {
         for round in 1..=2 {

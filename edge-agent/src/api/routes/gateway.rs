@@ -45,10 +45,11 @@ async fn run_route(
     body: Body,
 ) -> Response {
     let full = swagger::normalize_path(&path);
-    let mut apis = match store::all(&s.store) {
-        Ok(a) => a.into_iter().filter(|r| r.tenant == tenant).collect::<Vec<_>>(),
+    let all = match store::all(&s.store) {
+        Ok(a) => a,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    let mut apis: Vec<&store::ApiRecord> = all.iter().filter(|r| r.tenant == tenant).collect();
     apis.sort_by_key(|r| std::cmp::Reverse(r.base_path.len()));
     let mut verb_missing = false;
     for r in &apis {

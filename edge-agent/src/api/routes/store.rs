@@ -1,7 +1,9 @@
 //! Durable storage of API gateway routes: one redb table in the agent's store file, an API (swagger document) per
 //! namespace and base path, committed before the management call answers, so routes survive a restart.
 
-use redb::{ReadableTable, TableDefinition};
+use std::sync::{Arc, Mutex, Weak};
+
+use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -35,8 +37,36 @@ fn db_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Db(e.to_string())
 }
 
+/// The APIs of each open store, read once and kept until a write: every gateway call looks them up. Writers and
+/// readers that fill it hold the lock, so a fill never keeps what a concurrent write replaced.
+static CACHE: Mutex<Vec<Cached>> = Mutex::new(Vec::new());
+
+/// One store's APIs, while that store is open.
+type Cached = (Weak<Database>, Arc<Vec<ApiRecord>>);
+
+fn with_cache<R>(f: impl FnOnce(&mut Vec<Cached>) -> R) -> R {
+    let mut c = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    c.retain(|(w, _)| w.strong_count() > 0);
+    f(&mut c)
+}
+
+fn is_this(w: &Weak<Database>, store: &Store) -> bool {
+    w.upgrade().is_some_and(|db| Arc::ptr_eq(&db, &store.db))
+}
+
 /// Every API of the store (a table the agent never wrote yet holds none).
-pub fn all(store: &Store) -> Result<Vec<ApiRecord>, StoreError> {
+pub fn all(store: &Store) -> Result<Arc<Vec<ApiRecord>>, StoreError> {
+    with_cache(|c| {
+        if let Some((_, apis)) = c.iter().find(|(w, _)| is_this(w, store)) {
+            return Ok(apis.clone());
+        }
+        let apis = Arc::new(read_all(store)?);
+        c.push((Arc::downgrade(&store.db), apis.clone()));
+        Ok(apis)
+    })
+}
+
+fn read_all(store: &Store) -> Result<Vec<ApiRecord>, StoreError> {
     let tx = store.db.begin_read()?;
     let t = match tx.open_table(API_ROUTES) {
         Ok(t) => t,
@@ -51,9 +81,17 @@ pub fn all(store: &Store) -> Result<Vec<ApiRecord>, StoreError> {
     Ok(out)
 }
 
+/// Runs a write with the cache locked, and forgets this store's cached APIs.
+fn write<R>(store: &Store, f: impl FnOnce() -> Result<R, StoreError>) -> Result<R, StoreError> {
+    with_cache(|c| {
+        c.retain(|(w, _)| !is_this(w, store));
+        f()
+    })
+}
+
 /// The APIs of one namespace, by base path.
 pub fn of_namespace(store: &Store, namespace: &str) -> Result<Vec<ApiRecord>, StoreError> {
-    let mut v: Vec<ApiRecord> = all(store)?.into_iter().filter(|r| r.namespace == namespace).collect();
+    let mut v: Vec<ApiRecord> = all(store)?.iter().filter(|r| r.namespace == namespace).cloned().collect();
     v.sort_by(|a, b| a.base_path.cmp(&b.base_path));
     Ok(v)
 }
@@ -61,25 +99,29 @@ pub fn of_namespace(store: &Store, namespace: &str) -> Result<Vec<ApiRecord>, St
 /// Writes (or replaces) an API, durably.
 pub fn put(store: &Store, r: &ApiRecord) -> Result<(), StoreError> {
     let bytes = serde_json::to_vec(r).map_err(db_err)?;
-    let tx = store.db.begin_write()?;
-    {
-        let mut t = tx.open_table(API_ROUTES)?;
-        t.insert(key(&r.namespace, &r.base_path).as_str(), bytes.as_slice())?;
-    }
-    tx.commit()?;
-    Ok(())
+    write(store, || {
+        let tx = store.db.begin_write()?;
+        {
+            let mut t = tx.open_table(API_ROUTES)?;
+            t.insert(key(&r.namespace, &r.base_path).as_str(), bytes.as_slice())?;
+        }
+        tx.commit()?;
+        Ok(())
+    })
 }
 
 /// Deletes an API, durably; whether it existed.
 pub fn delete(store: &Store, namespace: &str, base_path: &str) -> Result<bool, StoreError> {
-    let tx = store.db.begin_write()?;
-    let existed = {
-        let mut t = tx.open_table(API_ROUTES)?;
-        let old = t.remove(key(namespace, base_path).as_str())?;
-        old.is_some()
-    };
-    tx.commit()?;
-    Ok(existed)
+    write(store, || {
+        let tx = store.db.begin_write()?;
+        let existed = {
+            let mut t = tx.open_table(API_ROUTES)?;
+            let old = t.remove(key(namespace, base_path).as_str())?;
+            old.is_some()
+        };
+        tx.commit()?;
+        Ok(existed)
+    })
 }
 
 #[cfg(test)]
@@ -106,8 +148,9 @@ mod tests {
         let s = Store::open(&path).unwrap();
         let mine: Vec<String> = of_namespace(&s, "guest").unwrap().into_iter().map(|r| r.base_path).collect();
         assert_eq!(mine, ["/a", "/b"]);
+        assert_eq!(all(&s).unwrap().len(), 3);
         assert!(delete(&s, "guest", "/a").unwrap());
         assert!(!delete(&s, "guest", "/a").unwrap());
-        assert_eq!(all(&s).unwrap().len(), 2);
+        assert_eq!(all(&s).unwrap().len(), 2, "a write is seen by the next read");
     }
 }

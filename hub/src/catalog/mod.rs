@@ -168,3 +168,24 @@ impl CatalogStore for Catalog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Settings;
+
+    #[test]
+    fn catalog_settings_are_checked() {
+        let with = |url: &str, db: &str| {
+            let mut s = Settings::default();
+            s.catalog.couchdb_url = Some(url.into());
+            s.catalog.database = db.into();
+            s.validate().map_err(|e| e.to_string())
+        };
+        assert!(with("http://couchdb:5984", "whisks").is_ok());
+        let err = with("http://admin:secret@couchdb:5984", "whisks").unwrap_err();
+        assert!(err.contains("couchdb_credentials_file") && !err.contains("secret"), "{err}");
+        assert!(with("ftp://couchdb", "whisks").is_err());
+        assert!(with("http://couchdb:5984", "Whisks").is_err());
+        assert_eq!(Settings::default().catalog.database, "whisks");
+    }
+}

@@ -65,6 +65,7 @@ impl Application {
         tracing::info!(backend = %catalog.describe(), "catalog");
         let listener =
             TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
+        let shutdown = CancellationToken::new();
         let state = AppState {
             settings: Arc::new(settings),
             store,
@@ -73,8 +74,9 @@ impl Application {
             queue_notify: Arc::new(Notify::new()),
             charts_dir: Arc::new(charts_dir),
             catalog,
+            stopping: shutdown.clone(),
         };
-        Ok(Application { listener, state, shutdown: CancellationToken::new() })
+        Ok(Application { listener, state, shutdown })
     }
 
     /// The bound address.

@@ -27,6 +27,8 @@ pub struct AppState {
     pub charts_dir: Arc<PathBuf>,
     /// The shared catalog (CouchDB or the embedded store).
     pub catalog: crate::catalog::Catalog,
+    /// Cancelled when the hub stops: waiting longpolls answer at once instead of holding the shutdown.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 /// Where the generated admin token is kept.

@@ -3,7 +3,7 @@
 //! `{results: [{seq, id, changes: [{rev}], deleted?, doc}], last_seq}`, always with documents.
 //! Positions are opaque strings `<epoch>~<backend seq>`: a `since` of another epoch (the database was
 //! recreated, or another store) restarts the feed from the beginning and says `"reset": true`, so the
-//! site drops what it holds and resyncs.
+//! site drops what it holds and resyncs. A longpoll waiting when the hub stops answers at once, empty.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -73,7 +73,15 @@ pub async fn feed(
         Some(_) => (None, true),
         None => (None, false),
     };
-    let page = state.catalog.changes(since, limit, if reset { Duration::ZERO } else { wait }).await?;
+    let wait = if reset { Duration::ZERO } else { wait };
+    let page = tokio::select! {
+        page = state.catalog.changes(since, limit, wait) => page?,
+        // The hub is stopping: answer "nothing yet" so the site polls again (after the restart, or
+        // another replica).
+        () = state.stopping.cancelled(), if !wait.is_zero() => {
+            super::ChangesPage { results: vec![], last_seq: since.map_or(serde_json::json!(0), |s| serde_json::json!(s)) }
+        }
+    };
     let wrap = |seq: &Value| json!(format!("{epoch}~{}", raw(seq)));
     let results: Vec<Value> = page
         .results

@@ -208,3 +208,31 @@ async fn sync_figures_on_the_embedded_store() {
 async fn sync_figures_on_couchdb_protocol() {
     sync_figures(Backend::Couch).await;
 }
+
+/// A site's longpoll does not hold the hub's shutdown: it answers at once, empty, at its position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_longpoll_ends_when_the_hub_stops() {
+    let hub = catalog_hub(Backend::Embedded).await;
+    let site = hub.app.add_site("torino", "Europe/Rome").await;
+    let since = feed(&hub, &site, "").await["last_seq"].as_str().unwrap().to_string();
+    let waiting = {
+        let (url, token, since) = (hub.app.base.clone(), site.clone(), since.clone());
+        tokio::spawn(async move {
+            let url = format!("{url}/api/v1/catalog/_changes?feed=longpoll&timeout=10000&since={since}");
+            let resp = reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap(), Instant::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await; // let the longpoll start waiting first
+    let t = Instant::now();
+    hub.app.stop().await;
+    let stopped = t.elapsed();
+    let (status, page, answered) = waiting.await.unwrap();
+    assert_eq!((status, page["results"].clone(), page["last_seq"].as_str()), (200, json!([]), Some(since.as_str())));
+    assert!(
+        answered.duration_since(t) < Duration::from_secs(3),
+        "the longpoll answered {:?} after stop",
+        answered.duration_since(t)
+    );
+    assert!(stopped < Duration::from_secs(4), "the hub took {stopped:?} to stop with a longpoll waiting");
+}

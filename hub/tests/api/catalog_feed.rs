@@ -236,3 +236,46 @@ async fn a_waiting_longpoll_ends_when_the_hub_stops() {
     );
     assert!(stopped < Duration::from_secs(4), "the hub took {stopped:?} to stop with a longpoll waiting");
 }
+
+/// Two hub replicas on one CouchDB-protocol server share the catalog: an edit through one is in the
+/// other's feed (same epoch, same positions), and an entity edited through both stays consistent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hub_replicas_share_one_couchdb_catalog() {
+    let a = catalog_hub(Backend::Couch).await;
+    let url = a.couch.as_ref().unwrap().url.clone();
+    let app = crate::helpers::spawn_app_with(move |s| {
+        s.anonymous_reads = false;
+        s.catalog.couchdb_url = Some(url);
+    })
+    .await;
+    let editor = app.token("catalog").await;
+    let b = CatalogHub { app, couch: None, editor };
+    let site_b = b.app.add_site("milano", "Europe/Rome").await;
+
+    let action = json!({"exec": {"kind": "nodejs:20", "code": "function main(){return {}}"}});
+    assert_eq!(a.edit(Method::PUT, "/namespaces/_/actions/shared", Some(action)).await.0, 200);
+    let via_b = feed(&b, &site_b, "").await;
+    assert_eq!(ids(&via_b), ["catalog/shared"]);
+    let via_a = a.edit(Method::GET, "/catalog/_changes", None).await.1;
+    assert_eq!(via_a["last_seq"], via_b["last_seq"], "one epoch and one sequence for both replicas");
+
+    // Updates through both replicas: each one 200 or 409, and the version counts the successes.
+    let path = "/namespaces/_/actions/shared?overwrite=true";
+    let body = |i: i32| Some(json!({"parameters": [{"key": "i", "value": i}]}));
+    let mut all = Vec::new();
+    for round in 0..4 {
+        let (x, y) = tokio::join!(a.edit(Method::PUT, path, body(round)), b.edit(Method::PUT, path, body(-round)));
+        all.extend([x, y]);
+    }
+    let ok = all.iter().filter(|(s, _)| *s == 200).count();
+    assert!(all.iter().all(|(s, _)| *s == 200 || *s == 409), "{all:?}");
+    let (_, now) = b.edit(Method::GET, "/namespaces/_/actions/shared", None).await;
+    assert_eq!(now["version"], format!("0.0.{}", 1 + ok));
+    let since = via_b["last_seq"].as_str().unwrap();
+    let later = feed(&b, &site_b, &format!("?since={since}")).await;
+    assert_eq!(ids(&later), ["catalog/shared"]);
+    assert_eq!(later["results"][0]["doc"]["version"], now["version"]);
+    println!("two replicas: {ok} of 8 paired updates succeeded");
+    b.app.stop().await;
+    a.app.stop().await;
+}

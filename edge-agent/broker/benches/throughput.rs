@@ -1,7 +1,8 @@
 //! Throughput of the embedded broker: one rumqttc publisher to one rumqttc subscriber on the
 //! same machine, sensor-sized messages (~120 bytes), at QoS 0 and QoS 1, measured from the
-//! first publish to the last message received. With `mosquitto` installed the same run goes
-//! through a Mosquitto started on a free port, for comparison.
+//! first publish to the last message received. The same run goes through the broker with users
+//! (`gated`: the device and feed users of `Access::Users`, every packet checked by the gate), and,
+//! with `mosquitto` installed, through a Mosquitto started on a free port, for comparison.
 //!
 //! Run: `cargo bench -p fogwhisk-broker` (MESSAGES=N to change the count, default 50,000).
 
@@ -11,21 +12,33 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fogwhisk_broker::EmbeddedBroker;
+use fogwhisk_broker::users::{Users, FEED_USER};
+use fogwhisk_broker::{Access, EmbeddedBroker};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
 const PAYLOAD: &str = r#"{"device_fingerprint":"9A3F21","datacenter_id":7,"temperature":21.4,"humidity":48.0,"gas_perc":12.5,"ts":1732350000}"#;
 
-/// Publishes `count` messages at `qos` and returns (messages received, seconds).
-async fn run(addr: SocketAddr, qos: QoS, count: usize) -> (usize, f64) {
-    let options = |id: &str| {
+/// Users of the gated run: (device user, its password, feed password).
+type Logins = (String, String, String);
+
+/// Publishes `count` messages at `qos` and returns (messages received, seconds). With `logins`
+/// the publisher is device 9A3F21 of datacenter 7 on its own topic and the subscriber the feed user.
+async fn run(addr: SocketAddr, qos: QoS, count: usize, logins: Option<&Logins>) -> (usize, f64) {
+    let options = |id: &str, login: Option<(&str, &str)>| {
         let mut o = MqttOptions::new(id, addr.ip().to_string(), addr.port());
         o.set_keep_alive(Duration::from_secs(30));
         o.set_inflight(100);
+        if let Some((user, password)) = login {
+            o.set_credentials(user, password);
+        }
         o
     };
-    let (sub, mut sub_loop) = AsyncClient::new(options("bench-sub"), 1000);
-    sub.subscribe("bench/#", qos).await.unwrap();
+    let (filter, sub_login, pub_login) = match logins {
+        Some((user, password, feed)) => ("telemetry/#", Some((FEED_USER, feed.as_str())), Some((user.as_str(), password.as_str()))),
+        None => ("bench/#", None, None),
+    };
+    let (sub, mut sub_loop) = AsyncClient::new(options("bench-sub", sub_login), 1000);
+    sub.subscribe(filter, qos).await.unwrap();
     loop {
         if let Event::Incoming(Packet::SubAck(_)) = sub_loop.poll().await.unwrap() {
             break;
@@ -47,12 +60,16 @@ async fn run(addr: SocketAddr, qos: QoS, count: usize) -> (usize, f64) {
         }
         (received, last)
     });
-    let (publisher, mut pub_loop) = AsyncClient::new(options("bench-pub"), 1000);
+    let (publisher, mut pub_loop) = AsyncClient::new(options("bench-pub", pub_login), 1000);
     let driver = tokio::spawn(async move { while pub_loop.poll().await.is_ok() {} });
     let start = Instant::now();
     for i in 0..count {
+        let topic = match logins {
+            Some(_) => "telemetry/7/9A3F21".to_string(),
+            None => format!("bench/{}", i % 8),
+        };
         publisher
-            .publish(format!("bench/{}", i % 8), qos, false, PAYLOAD)
+            .publish(topic, qos, false, PAYLOAD)
             .await
             .unwrap();
     }
@@ -108,8 +125,18 @@ fn main() {
             "embedded",
             qos,
             count,
-            runtime.block_on(run(broker.addr(), qos, count)),
+            runtime.block_on(run(broker.addr(), qos, count, None)),
         );
+    }
+    broker.shutdown();
+    let dir = tempfile::tempdir().unwrap();
+    let users = Users::in_dir(dir.path());
+    let feed = users.ensure_feed(false).unwrap().unwrap();
+    let (user, password) = users.add_device(7, "9A3F21", None, false).unwrap();
+    let logins = (user, password, feed);
+    let broker = EmbeddedBroker::start_with("127.0.0.1:0".parse().unwrap(), Access::Users(users)).unwrap();
+    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
+        report("gated", qos, count, runtime.block_on(run(broker.addr(), qos, count, Some(&logins))));
     }
     broker.shutdown();
     if let Some((mut child, addr, _dir)) = start_mosquitto() {
@@ -118,7 +145,7 @@ fn main() {
                 "mosquitto",
                 qos,
                 count,
-                runtime.block_on(run(addr, qos, count)),
+                runtime.block_on(run(addr, qos, count, None)),
             );
         }
         let _ = child.kill();

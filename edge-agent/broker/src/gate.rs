@@ -161,6 +161,7 @@ async fn connection(stream: TcpStream, gate: &Gate) -> Result<(), Closed> {
 }
 
 /// Forwards the client's packets that its grant allows; a packet outside it ends the connection.
+/// Every packet complete in the buffer is checked and re-encoded, then all go out in one write.
 async fn forward(
     rx: &mut OwnedReadHalf,
     buf: &mut BytesMut,
@@ -168,25 +169,45 @@ async fn forward(
     grant: &Grant,
     user: &str,
 ) -> Result<(), Closed> {
-    while let Some(packet) = read_packet(rx, buf).await? {
-        match &packet {
-            Packet::Publish(p, _) => {
-                let topic = String::from_utf8_lossy(&p.topic);
-                if !grant.may_publish(&topic) {
-                    return Err(Closed::Refused(format!("user {user:?} may not publish on {topic:?}")));
-                }
-            }
-            Packet::Subscribe(s, _) => {
-                if let Some(f) = s.filters.iter().find(|f| !grant.may_subscribe(&f.path)) {
-                    return Err(Closed::Refused(format!("user {user:?} may not subscribe to {:?}", f.path)));
-                }
-            }
-            Packet::Connect(..) => return Err(Closed::Protocol("a second CONNECT".into())),
-            _ => {}
+    let mut out = BytesMut::with_capacity(8192);
+    loop {
+        loop {
+            let packet = match V4.read_mut(buf, MAX_PACKET) {
+                Ok(packet) => packet,
+                Err(rumqttd::protocol::Error::InsufficientBytes(_)) => break,
+                Err(err) => return Err(Closed::Protocol(err.to_string())),
+            };
+            check(&packet, grant, user)?;
+            V4.write(packet, &mut out).map_err(|e| Closed::Protocol(e.to_string()))?;
         }
-        write_packet(inner, packet).await?;
+        if !out.is_empty() {
+            inner.write_all(&out).await?;
+            out.clear();
+        }
+        if rx.read_buf(buf).await? == 0 {
+            let _ = inner.shutdown().await;
+            return if buf.is_empty() { Ok(()) } else { Err(Closed::Protocol("connection ended mid-packet".into())) };
+        }
     }
-    let _ = inner.shutdown().await;
+}
+
+/// Whether the grant allows `packet` (a PUBLISH's topic, a SUBSCRIBE's filters; no second CONNECT).
+fn check(packet: &Packet, grant: &Grant, user: &str) -> Result<(), Closed> {
+    match packet {
+        Packet::Publish(p, _) => {
+            let topic = String::from_utf8_lossy(&p.topic);
+            if !grant.may_publish(&topic) {
+                return Err(Closed::Refused(format!("user {user:?} may not publish on {topic:?}")));
+            }
+        }
+        Packet::Subscribe(s, _) => {
+            if let Some(f) = s.filters.iter().find(|f| !grant.may_subscribe(&f.path)) {
+                return Err(Closed::Refused(format!("user {user:?} may not subscribe to {:?}", f.path)));
+            }
+        }
+        Packet::Connect(..) => return Err(Closed::Protocol("a second CONNECT".into())),
+        _ => {}
+    }
     Ok(())
 }
 

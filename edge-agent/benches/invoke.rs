@@ -235,6 +235,7 @@ async fn main() {
         hop.push(agent.get_ms("/api/v1/namespaces").await);
     }
     let (accepted, completed) = nonblocking(&agent, WARM_RUNS + 20).await;
+    // SAFETY: signalling the agent process this benchmark started.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert!(child.wait().unwrap().success());
     floor_proc.kill().await;

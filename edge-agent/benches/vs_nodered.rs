@@ -37,8 +37,10 @@ fn now_ms() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64() * 1000.0
 }
 
-const FW_PROBE: &str = "function main(p) { return { started: performance.timeOrigin + performance.now(), sent: Number(p.body) } }";
-const NR_PROBE: &str = "const started = global.get('now')(); global.get('starts').push([Number(msg.payload), started]); return null;";
+const FW_PROBE: &str =
+    "function main(p) { return { started: performance.timeOrigin + performance.now(), sent: Number(p.body) } }";
+const NR_PROBE: &str =
+    "const started = global.get('now')(); global.get('starts').push([Number(msg.payload), started]); return null;";
 
 fn wait_port(port: u16) {
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -53,7 +55,8 @@ fn mosquitto(dir: &Path, port: u16) -> Child {
     std::fs::write(&conf, text).unwrap();
     std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let child = Command::new("mosquitto").arg("-c").arg(&conf).stderr(Stdio::null()).spawn().expect("mosquitto on PATH");
+    let child =
+        Command::new("mosquitto").arg("-c").arg(&conf).stderr(Stdio::null()).spawn().expect("mosquitto on PATH");
     wait_port(port);
     child
 }
@@ -150,7 +153,8 @@ impl Api {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self.http.request(method, format!("{}/{path}", self.base)).basic_auth(&self.user, Some(&self.key));
+        let mut req =
+            self.http.request(method, format!("{}/{path}", self.base)).basic_auth(&self.user, Some(&self.key));
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -172,7 +176,8 @@ impl Api {
     }
 
     async fn count(&self, since: u64) -> u64 {
-        let v = self.call(reqwest::Method::GET, &format!("activations?count=true&name=probe&since={since}"), None).await;
+        let v =
+            self.call(reqwest::Method::GET, &format!("activations?count=true&name=probe&since={since}"), None).await;
         v["activations"].as_u64().unwrap_or(0)
     }
 
@@ -180,7 +185,13 @@ impl Api {
     async fn starts(&self, since: u64) -> Vec<(f64, f64)> {
         let mut out = Vec::new();
         for skip in (0..).step_by(200) {
-            let page = self.call(reqwest::Method::GET, &format!("activations?name=probe&docs=true&limit=200&skip={skip}&since={since}"), None).await;
+            let page = self
+                .call(
+                    reqwest::Method::GET,
+                    &format!("activations?name=probe&docs=true&limit=200&skip={skip}&since={since}"),
+                    None,
+                )
+                .await;
             let rows = page.as_array().cloned().unwrap_or_default();
             for a in &rows {
                 let r = &a["response"]["result"];
@@ -198,12 +209,14 @@ impl Api {
 
 /// Node-RED's recorded (sent, started) pairs: the count, or all of them (taken out).
 async fn nr_count(http: &reqwest::Client, port: u16) -> usize {
-    let v: Value = http.get(format!("http://127.0.0.1:{port}/bench/starts")).send().await.unwrap().json().await.unwrap();
+    let v: Value =
+        http.get(format!("http://127.0.0.1:{port}/bench/starts")).send().await.unwrap().json().await.unwrap();
     v["count"].as_u64().unwrap_or(0) as usize
 }
 
 async fn nr_take(http: &reqwest::Client, port: u16) -> Vec<(f64, f64)> {
-    let v: Value = http.get(format!("http://127.0.0.1:{port}/bench/starts?take=1")).send().await.unwrap().json().await.unwrap();
+    let v: Value =
+        http.get(format!("http://127.0.0.1:{port}/bench/starts?take=1")).send().await.unwrap().json().await.unwrap();
     v.as_array().unwrap().iter().map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap())).collect()
 }
 
@@ -354,7 +367,12 @@ async fn nr_burst(http: &reqwest::Client, nr_port: u16, publ: &AsyncClient, pids
 }
 
 fn diff(a: Cpu, b: Cpu) -> Cpu {
-    Cpu { agent: a.agent - b.agent, runtimes: a.runtimes - b.runtimes, broker: a.broker - b.broker, nodered: a.nodered - b.nodered }
+    Cpu {
+        agent: a.agent - b.agent,
+        runtimes: a.runtimes - b.runtimes,
+        broker: a.broker - b.broker,
+        nodered: a.nodered - b.nodered,
+    }
 }
 
 fn us_per_msg(s: f64) -> f64 {
@@ -371,7 +389,8 @@ fn range(v: &[f64]) -> String {
 async fn main() {
     let red = install_nodered();
     let dir = tempfile::tempdir().unwrap();
-    let (mqtt_port, api_port, nr_port) = (fogwhisk_testkit::free_port(), fogwhisk_testkit::free_port(), fogwhisk_testkit::free_port());
+    let (mqtt_port, api_port, nr_port) =
+        (fogwhisk_testkit::free_port(), fogwhisk_testkit::free_port(), fogwhisk_testkit::free_port());
     let mut broker = mosquitto(dir.path(), mqtt_port);
     let data = dir.path().join("agent");
     let mut agent_proc = agent(&data, api_port);
@@ -382,8 +401,18 @@ async fn main() {
     // Fogwhisk: MQTT feed → trigger → rule → the probe action (concurrency 16).
     let api = Api::new(api_port, &data);
     use reqwest::Method;
-    api.call(Method::PUT, "actions/probe", Some(json!({"exec": {"kind": "nodejs:20", "code": FW_PROBE}, "limits": {"concurrency": 16}}))).await;
-    api.call(Method::PUT, "triggers/bench", Some(json!({"annotations": [{"key": "feed", "value": "/whisk.system/mqtt/mqtt_feed"}]}))).await;
+    api.call(
+        Method::PUT,
+        "actions/probe",
+        Some(json!({"exec": {"kind": "nodejs:20", "code": FW_PROBE}, "limits": {"concurrency": 16}})),
+    )
+    .await;
+    api.call(
+        Method::PUT,
+        "triggers/bench",
+        Some(json!({"annotations": [{"key": "feed", "value": "/whisk.system/mqtt/mqtt_feed"}]})),
+    )
+    .await;
     let feed = json!({"lifecycleEvent": "CREATE", "triggerName": "/_/bench", "authKey": api.auth, "url": format!("mqtt://127.0.0.1:{mqtt_port}"), "topic": "bench/fw", "qos": 1});
     api.call(Method::POST, "../whisk.system/actions/mqtt/mqtt_feed?blocking=true", Some(feed)).await;
     api.call(Method::PUT, "rules/bench-probe", Some(json!({"trigger": "/_/bench", "action": "/_/probe"}))).await;
@@ -464,7 +493,10 @@ async fn main() {
     let (f50, f99) = (pct(fw_lat.clone(), 0.5), pct(fw_lat.clone(), 0.99));
     let (n50, n99) = (pct(nr_lat.clone(), 0.5), pct(nr_lat.clone(), 0.99));
     let (b50, b99) = (pct(floor.clone(), 0.5), pct(floor, 0.99));
-    println!("Fogwhisk vs Node-RED {nr_version} on one Mosquitto (QoS 1), {} latency samples each, bursts of {BURST}", fw_lat.len().min(nr_lat.len()));
+    println!(
+        "Fogwhisk vs Node-RED {nr_version} on one Mosquitto (QoS 1), {} latency samples each, bursts of {BURST}",
+        fw_lat.len().min(nr_lat.len())
+    );
     println!("publish -> function start      p50        p99");
     println!("  Fogwhisk                     {f50:.3} ms  {f99:.3} ms");
     println!("  Node-RED                     {n50:.3} ms  {n99:.3} ms");

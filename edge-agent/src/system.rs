@@ -18,8 +18,11 @@ const UTILS: [(&str, &str, &str); 6] = [
     ("date", "Current date and time", include_str!("../system/utils/date.js")),
 ];
 
-/// Built-in packages: package, description, and actions (name, description, is a feed).
-const BUILTINS: [(&str, &str, &[(&str, &str, bool)]); 3] = [
+/// A built-in action: name, description, whether it is a feed.
+type BuiltinAction = (&'static str, &'static str, bool);
+
+/// Built-in packages: package, description, and actions.
+const BUILTINS: [(&str, &str, &[BuiltinAction]); 3] = [
     ("mqtt", "MQTT feed: fires a trigger for every message on a topic", &[("mqtt_feed", "Subscribe a trigger to an MQTT topic", true)]),
     (
         "alarms",

@@ -29,7 +29,7 @@ type Answer = Result<Value, (RunStatus, String)>;
 /// the hub, so only the site's own pipeline may do it.
 ///
 /// The setting is `federation.push_namespaces` (default `["guest"]`); [`AppState::push_namespaces`] reads it.
-
+///
 /// A refusal of `federation/push`, in the activation result as OpenWhisk's `{error, code}` with an
 /// HTTP-like numeric code: 403 (namespace not allowed) or 400 (the records are not valid aggregates).
 /// The activation ends as an application error (the caller's request is wrong, not the platform).

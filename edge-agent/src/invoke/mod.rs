@@ -159,11 +159,11 @@ impl AppState {
 }
 
 fn status_label(a: &Activation) -> &'static str {
-    use crate::entity::Outcome::*;
+    use crate::entity::Outcome;
     match a.response.status {
-        Success => "success",
-        ApplicationError => "application_error",
-        DeveloperError => "developer_error",
-        WhiskError => "whisk_error",
+        Outcome::Success => "success",
+        Outcome::ApplicationError => "application_error",
+        Outcome::DeveloperError => "developer_error",
+        Outcome::WhiskError => "whisk_error",
     }
 }

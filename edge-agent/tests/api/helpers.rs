@@ -118,6 +118,7 @@ impl Agent {
 
     pub fn signal(&self, sig: i32) {
         let pid = self.child.as_ref().unwrap().id() as i32;
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
         unsafe { libc::kill(pid, sig) };
     }
 

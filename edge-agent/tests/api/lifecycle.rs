@@ -15,7 +15,7 @@ async fn kill_9_keeps_every_acknowledged_entity_and_activation() {
     assert_eq!(a.put("rules/r", json!({"trigger":"/_/t","action":"/_/inc"})).await.0, 200);
     let mut ids = Vec::new();
     for i in 0..5 {
-        let (s, b) = a.post(&format!("actions/inc?blocking=true"), json!({"n": i})).await;
+        let (s, b) = a.post("actions/inc?blocking=true", json!({"n": i})).await;
         assert_eq!(s, 200, "{b}");
         ids.push(b["activationId"].as_str().unwrap().to_string());
     }

@@ -70,6 +70,7 @@ fn spawn_as(uid: u32, env: &[(&str, &str)]) -> (tempfile::TempDir, std::path::Pa
 }
 
 fn is_root() -> bool {
+    // SAFETY: geteuid(2) only reads the calling process's credentials.
     unsafe { libc::geteuid() == 0 }
 }
 

@@ -43,7 +43,7 @@ pub fn hub_add_site(data: &Path, site: &str, tz: &str) -> String {
     let out = Command::new(hub_bin()).args(["--data"]).arg(data).args(["sites", "add", site, "--tz", tz]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
-    text.split_whitespace().filter(|w| w.len() >= 32).last().expect("token in output").to_string()
+    text.split_whitespace().rfind(|w| w.len() >= 32).expect("token in output").to_string()
 }
 
 /// Starts the hub writing to InfluxDB v1 at `influx`.

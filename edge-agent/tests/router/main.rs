@@ -23,9 +23,7 @@ struct Api {
 impl Api {
     async fn start() -> Api {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Settings::default();
-        s.data_dir = dir.path().join("data");
-        s.listen = "127.0.0.1:0".parse().unwrap();
+        let mut s = Settings { data_dir: dir.path().join("data"), listen: "127.0.0.1:0".parse().unwrap(), ..Settings::default() };
         s.pool.prewarm_nodejs = 0;
         s.pool.prewarm_python = 0;
         s.pool.runtime_dir = Some(dir.path().join("runtime"));

@@ -220,7 +220,7 @@ async fn run(store: SiteStore, target: HubTarget, config: DeliveryConfig, stop: 
                     }
                 }
             }
-            Err(Failure::TooLarge(message)) | Err(Failure::Permanent(message)) => {
+            Err(Failure::TooLarge(message) | Failure::Permanent(message)) => {
                 record_failure(&store, &message);
                 tracing::error!(error = %message, "hub refused the batch; keeping it and retrying slowly");
                 config.permanent_retry

@@ -135,6 +135,26 @@ async fn fork_bomb_and_detached_children() {
     .await;
 }
 
+/// Files an action leaves in the shared temp folders go with its process: the uid is given to another
+/// namespace's process next, which must not find them.
+async fn temp_leftovers() {
+    let t = pool().await;
+    let tag = format!("fogwhisk-leftover-{}", std::process::id());
+    let code = format!(
+        "const fs = require('fs');\nfunction main() {{ const made = []; for (const d of ['/tmp', '/dev/shm']) {{ try {{ fs.writeFileSync(d + '/{tag}', 'namespace secret'); made.push(d + '/{tag}'); }} catch (e) {{}} }} try {{ fs.mkdirSync('/tmp/{tag}-dir'); fs.writeFileSync('/tmp/{tag}-dir/inner', 'x'); made.push('/tmp/{tag}-dir'); }} catch (e) {{}} return {{ made }}; }}"
+    );
+    let out = t.pool.run(&node("leftover@1", &code), empty_ctx()).await;
+    assert_eq!(out.status, RunStatus::Success, "{out:?}");
+    let made: Vec<String> = serde_json::from_value(out.result["made"].clone()).unwrap();
+    assert!(made.iter().any(|p| p.starts_with("/tmp/")), "the action could write to /tmp: {made:?}");
+    assert!(made.iter().all(|p| std::path::Path::new(p).exists()), "{made:?}");
+    t.pool.shutdown().await;
+    eventually("the action's temp files are gone with its process", Duration::from_secs(10), || {
+        made.iter().all(|p| !std::path::Path::new(p).exists())
+    })
+    .await;
+}
+
 /// Live processes whose owner is `uid`.
 fn owned_by(uid: u32) -> usize {
     use std::os::unix::fs::MetadataExt;
@@ -203,6 +223,7 @@ attack_tests! {
     actions_cannot_reach_the_agent_or_another_runtime => probe_attacks,
     fork_bombs_and_detached_children_end_with_their_process => fork_bomb_and_detached_children,
     a_log_flood_is_truncated => log_flood_is_truncated,
+    temp_files_end_with_their_process => temp_leftovers,
 }
 
 /// The bytes sent to `socket` get no answer at all: the connection ends (or stays silent) without a byte back.

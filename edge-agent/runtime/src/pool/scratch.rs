@@ -18,8 +18,7 @@ use super::Pool;
 use crate::config::SCRATCH_PERIOD;
 use crate::process::{identity, Isolation, RuntimeProcess};
 
-/// World-writable folders a runtime process can write to outside its own folder.
-const TEMP_DIRS: &[&str] = &["/tmp", "/var/tmp", "/dev/shm"];
+use identity::TEMP_DIRS;
 /// A process owning more entries than this is over its limit whatever their size (an inode flood).
 const MAX_ENTRIES: usize = 100_000;
 /// How long a kill is remembered for the activation that ran on the process.
@@ -178,7 +177,7 @@ async fn kill(pool: &Pool, w: Watched, used: u64, limit: u64) {
         // everything of the uid first, then its temp files, before the uid can go to another process
         let _ = tokio::task::spawn_blocking(move || {
             identity::reap(uid, None);
-            identity::as_user(uid, || remove_temp_entries(uid));
+            identity::as_user(uid, || identity::remove_temp_entries(uid));
         })
         .await;
     }
@@ -272,20 +271,6 @@ fn pids_by_uid(uids: HashSet<u32>) -> HashMap<u32, Vec<u32>> {
         }
     }
     out
-}
-
-/// Removes what `uid` owns at the top of the temp folders (run as `uid`).
-fn remove_temp_entries(uid: u32) {
-    for dir in TEMP_DIRS {
-        let Ok(rd) = std::fs::read_dir(dir) else { continue };
-        for e in rd.flatten() {
-            let Ok(meta) = e.metadata() else { continue };
-            if meta.uid() != uid {
-                continue;
-            }
-            let _ = if meta.is_dir() { std::fs::remove_dir_all(e.path()) } else { std::fs::remove_file(e.path()) };
-        }
-    }
 }
 
 #[cfg(test)]

@@ -162,8 +162,27 @@ pub(crate) fn as_user<T>(uid: u32, work: impl FnOnce() -> T) -> Option<T> {
     Some(out)
 }
 
-/// Kills every process of `uid` (whatever the action started, detached or not) and empties `dir` (the process
-/// folder, owned by `uid`) as that user. Returns false if the switch to `uid` failed.
+/// World-writable folders a runtime process can write to outside its own folder.
+pub(crate) const TEMP_DIRS: &[&str] = &["/tmp", "/var/tmp", "/dev/shm"];
+
+/// Removes what `uid` owns at the top of the temp folders (call it as `uid`: sticky folders let the owner
+/// delete, and nothing else of the agent's is reachable).
+pub(crate) fn remove_temp_entries(uid: u32) {
+    for dir in TEMP_DIRS {
+        let Ok(rd) = std::fs::read_dir(dir) else { continue };
+        for e in rd.flatten() {
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.uid() != uid {
+                continue;
+            }
+            let _ = if meta.is_dir() { std::fs::remove_dir_all(e.path()) } else { std::fs::remove_file(e.path()) };
+        }
+    }
+}
+
+/// Kills every process of `uid` (whatever the action started, detached or not), removes what it left at the top
+/// of the temp folders, and empties `dir` (the process folder, owned by `uid`), all as that user. Returns false if
+/// the switch to `uid` failed.
 pub(crate) fn reap(uid: u32, dir: Option<&Path>) -> bool {
     as_user(uid, || {
         // kill(-1) reaches every process this thread may signal: with no capability left (the kernel clears
@@ -173,7 +192,10 @@ pub(crate) fn reap(uid: u32, dir: Option<&Path>) -> bool {
             unsafe { libc::kill(-1, libc::SIGKILL) };
         } else {
             tracing::error!(uid, "capabilities survived the switch to the runtime uid; not signalling");
+            return;
         }
+        // What the uid left in the temp folders goes too: the uid is handed to another namespace next.
+        remove_temp_entries(uid);
         if let Some(dir) = dir {
             if let Ok(entries) = std::fs::read_dir(dir) {
                 for entry in entries.flatten() {

@@ -5,11 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use fogwhisk_runtime::RuntimeProcess;
 use figment::providers::Serialized;
 use figment::Figment;
 use fogwhisk_edge::config::Settings;
 use fogwhisk_edge::startup::Application;
+use fogwhisk_runtime::RuntimeProcess;
 use serde_json::json;
 
 mod support;
@@ -64,7 +64,15 @@ fn idle_rss_kb(bin: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
     let _ = child.kill();
     let _ = child.wait();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap().trim().trim_end_matches(" kB").trim().parse().unwrap()
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// A running agent's API and the guest key.
@@ -95,7 +103,11 @@ impl Agent {
         assert!(r.status().is_success());
     }
 
-    fn invoke(&self, name: &str, blocking: bool) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
+    fn invoke(
+        &self,
+        name: &str,
+        blocking: bool,
+    ) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
         self.http
             .post(format!("{}/api/v1/namespaces/_/actions/{name}?blocking={blocking}", self.api))
             .basic_auth(&self.user, Some(&self.key))
@@ -105,7 +117,8 @@ impl Agent {
 
     async fn get_ms(&self, path: &str) -> f64 {
         let t = Instant::now();
-        let r = self.http.get(format!("{}{path}", self.api)).basic_auth(&self.user, Some(&self.key)).send().await.unwrap();
+        let r =
+            self.http.get(format!("{}{path}", self.api)).basic_auth(&self.user, Some(&self.key)).send().await.unwrap();
         r.bytes().await.unwrap();
         ms(t.elapsed())
     }
@@ -204,7 +217,8 @@ async fn in_process(dir: &std::path::Path, floor_pool: &fogwhisk_runtime::Pool) 
 }
 
 fn line(what: &str, api: &[f64], floor: &[f64]) {
-    let (a50, a99, f50, f99) = (pct(api.to_vec(), 0.5), pct(api.to_vec(), 0.99), pct(floor.to_vec(), 0.5), pct(floor.to_vec(), 0.99));
+    let (a50, a99, f50, f99) =
+        (pct(api.to_vec(), 0.5), pct(api.to_vec(), 0.99), pct(floor.to_vec(), 0.5), pct(floor.to_vec(), 0.99));
     println!("{what}");
     println!("  warm blocking invoke via API   p50 {a50:.3} ms  p99 {a99:.3} ms");
     println!("  direct /run to runtime (floor) p50 {f50:.3} ms  p99 {f99:.3} ms");

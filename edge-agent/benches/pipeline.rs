@@ -93,7 +93,10 @@ async fn main() {
 
     let manifest_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../actions/manifest.yaml");
     let text = std::fs::read_to_string(&manifest_path).unwrap();
-    let vars = BTreeMap::from([("MQTT_URL".to_string(), format!("mqtt://127.0.0.1:{port}")), ("SITE_TZ".to_string(), "UTC".to_string())]);
+    let vars = BTreeMap::from([
+        ("MQTT_URL".to_string(), format!("mqtt://127.0.0.1:{port}")),
+        ("SITE_TZ".to_string(), "UTC".to_string()),
+    ]);
     fogwhisk_site::manifest::apply(&api, &auth, &text, manifest_path.parent().unwrap(), &vars).await.unwrap();
 
     // A probe rule beside the manifest's: it reports when its action started (sub-millisecond clock).
@@ -102,13 +105,22 @@ async fn main() {
     let call = |m: reqwest::Method, path: &str, body: Value| {
         http.request(m, format!("{api}/api/v1/namespaces/_/{path}")).basic_auth(u, Some(k)).json(&body).send()
     };
-    let probe = "function main(p) { return { started: performance.timeOrigin + performance.now(), sent: Number(p.body) } }";
+    let probe =
+        "function main(p) { return { started: performance.timeOrigin + performance.now(), sent: Number(p.body) } }";
     call(reqwest::Method::PUT, "actions/probe", json!({"exec": {"kind": "nodejs:20", "code": probe}})).await.unwrap();
-    call(reqwest::Method::PUT, "triggers/lat", json!({"annotations": [{"key": "feed", "value": "/whisk.system/mqtt/mqtt_feed"}]})).await.unwrap();
+    call(
+        reqwest::Method::PUT,
+        "triggers/lat",
+        json!({"annotations": [{"key": "feed", "value": "/whisk.system/mqtt/mqtt_feed"}]}),
+    )
+    .await
+    .unwrap();
     let feed = json!({"lifecycleEvent": "CREATE", "triggerName": "/_/lat", "authKey": auth, "url": format!("mqtt://127.0.0.1:{port}"), "topic": "bench/lat", "qos": 1});
     let r = call(reqwest::Method::POST, "../whisk.system/actions/mqtt/mqtt_feed?blocking=true", feed).await.unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-    let r = call(reqwest::Method::PUT, "rules/lat-probe", json!({"trigger": "/_/lat", "action": "/_/probe"})).await.unwrap();
+    let r = call(reqwest::Method::PUT, "rules/lat-probe", json!({"trigger": "/_/lat", "action": "/_/probe"}))
+        .await
+        .unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 
     let (publ, mut pub_loop) = client(port, "bench-pub").await;
@@ -136,8 +148,16 @@ async fn main() {
     while lat.len() < LATENCY_SAMPLES + 20 && t0.elapsed() < Duration::from_secs(60) {
         lat.clear();
         for skip in (0..LATENCY_SAMPLES + 20).step_by(200) {
-            let rows: Value = call(reqwest::Method::GET, &format!("activations?name=probe&docs=true&limit=200&skip={skip}"), json!(null))
-                .await.unwrap().json().await.unwrap();
+            let rows: Value = call(
+                reqwest::Method::GET,
+                &format!("activations?name=probe&docs=true&limit=200&skip={skip}"),
+                json!(null),
+            )
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
             for a in rows.as_array().unwrap() {
                 let r = &a["response"]["result"];
                 if let (Some(s), Some(t)) = (r["started"].as_f64(), r["sent"].as_f64()) {
@@ -163,7 +183,13 @@ async fn main() {
     let count_path = format!("telemetry/daily?from={day}&to={day}&tz=UTC");
     let stored = loop {
         let v: Value = call(reqwest::Method::GET, &count_path, json!(null)).await.unwrap().json().await.unwrap();
-        let n: u64 = v["records"].as_array().unwrap().iter().filter(|r| r["metric"] == "temperature").map(|r| r["count"].as_u64().unwrap()).sum();
+        let n: u64 = v["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["metric"] == "temperature")
+            .map(|r| r["count"].as_u64().unwrap())
+            .sum();
         if n >= THROUGHPUT_MESSAGES as u64 || t.elapsed() > Duration::from_secs(300) {
             break n;
         }
@@ -183,8 +209,14 @@ async fn main() {
     println!("broker round trip (floor)          p50 {f50:.2} ms  p99 {f99:.2} ms");
     println!("ratio                              p50 {:.1}x  p99 {:.1}x", l50 / f50, l99 / f99);
     let (h50, h99) = (pct(hop.clone(), 0.5), pct(hop, 0.99));
-    println!("for reference: /run sent -> start  p50 {h50:.2} ms  p99 {h99:.2} ms (a warm runtime, straight, no agent)");
-    println!("  so publish -> start without any agent work would be about p50 {:.2} ms ({:.1}x the floor)", f50 + h50, (f50 + h50) / f50);
+    println!(
+        "for reference: /run sent -> start  p50 {h50:.2} ms  p99 {h99:.2} ms (a warm runtime, straight, no agent)"
+    );
+    println!(
+        "  so publish -> start without any agent work would be about p50 {:.2} ms ({:.1}x the floor)",
+        f50 + h50,
+        (f50 + h50) / f50
+    );
     println!(
         "record-reading: {THROUGHPUT_MESSAGES} messages published in {:.2} s, {stored} stored after {:.2} s: {:.0} messages/s",
         published.as_secs_f64(),

@@ -324,7 +324,10 @@ impl Settings {
         }
         fn exclusive(setting: &'static str, both: bool, other: &str) -> Result<(), ConfigError> {
             if both {
-                return Err(ConfigError::Invalid { setting, reason: format!("set either {setting} or {other}, not both") });
+                return Err(ConfigError::Invalid {
+                    setting,
+                    reason: format!("set either {setting} or {other}, not both"),
+                });
             }
             Ok(())
         }
@@ -483,7 +486,8 @@ mod tests {
         let token = dir.path().join("hub-token");
         std::fs::write(&token, "tok-from-file\n").unwrap();
         let guest = dir.path().join("guest-key");
-        let key = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
+        let key =
+            "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
         std::fs::write(&guest, key).unwrap();
         let f = dir.path().join("edge.toml");
         let text = format!(
@@ -519,10 +523,22 @@ mod tests {
                 .merge(Serialized::default("hub.allow_insecure_http", allow));
             Settings::load(None, f).map_err(|e| e.to_string())
         };
-        for ok in ["https://hub.example", "http://127.0.0.1:8080", "http://127.8.0.1", "http://localhost:80", "http://[::1]:8080"] {
+        for ok in [
+            "https://hub.example",
+            "http://127.0.0.1:8080",
+            "http://127.8.0.1",
+            "http://localhost:80",
+            "http://[::1]:8080",
+        ] {
             assert!(load(ok, false).is_ok(), "{ok}");
         }
-        let refused = ["http://hub.example:8080", "http://10.0.0.5", "http://[fd00::1]", "http://localhost.evil.example", "http://127.0.0.1@evil.example/"];
+        let refused = [
+            "http://hub.example:8080",
+            "http://10.0.0.5",
+            "http://[fd00::1]",
+            "http://localhost.evil.example",
+            "http://127.0.0.1@evil.example/",
+        ];
         for refused in refused {
             let e = load(refused, false).unwrap_err();
             assert!(e.contains("hub.url") && e.contains("hub.allow_insecure_http"), "{refused}: {e}");

@@ -90,6 +90,7 @@ pub fn ensure_feed(data: &Path, broker: SocketAddr) -> anyhow::Result<()> {
         }
     };
     let addr = if broker.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], broker.port())) } else { broker };
-    let text = format!("MQTT_USER={FEED_USER}\nMQTT_PASSWORD={password}\nMQTT_URL=mqtt://{FEED_USER}:{password}@{addr}\n");
+    let text =
+        format!("MQTT_USER={FEED_USER}\nMQTT_PASSWORD={password}\nMQTT_URL=mqtt://{FEED_USER}:{password}@{addr}\n");
     write_private(&file, text.as_bytes()).with_context(|| format!("writing {}", file.display()))
 }

@@ -26,7 +26,15 @@ pub const ALLOW_SHARED_UID_ENV: &str = "FOGWHISK_EDGE_POOL__ALLOW_SHARED_UID=tru
 /// Makes the agent non-dumpable. Errors only if the kernel refuses (it never does on Linux for value 0).
 pub fn disable_dumping() -> std::io::Result<()> {
     // SAFETY: prctl with PR_SET_DUMPABLE takes one integer argument and touches no memory of ours.
-    let r = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) };
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_SET_DUMPABLE,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
     if r == 0 {
         Ok(())
     } else {

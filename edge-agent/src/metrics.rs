@@ -91,7 +91,11 @@ impl Metrics {
             site.clone(),
         );
         let task_restarts = Family::<TaskLabel, Counter>::default();
-        registry.register("task_restarts", "Restarts of supervised background tasks after a failure", task_restarts.clone());
+        registry.register(
+            "task_restarts",
+            "Restarts of supervised background tasks after a failure",
+            task_restarts.clone(),
+        );
         Arc::new(Self {
             registry,
             invocations,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use fogwhisk_runtime::{Pool, PoolConfig, RuntimeKind};
 use axum::serve::ListenerExt;
+use fogwhisk_runtime::{Pool, PoolConfig, RuntimeKind};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -55,7 +55,8 @@ impl Application {
         std::fs::create_dir_all(&data).with_context(|| format!("creating data folder {}", data.display()))?;
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("securing data folder {}", data.display()))?;
-        let map = identity::ensure_builtin(&data, parse_key(&settings.keys.guest)?, parse_key(&settings.keys.whisk_system)?)?;
+        let map =
+            identity::ensure_builtin(&data, parse_key(&settings.keys.guest)?, parse_key(&settings.keys.whisk_system)?)?;
         let store = Store::open(&data.join("store.redb"))?;
         crate::system::install(&store).context("installing system packages")?;
         // the built-in packages go in before the quotas apply (they still count for whisk.system's own writes)
@@ -152,15 +153,7 @@ impl Application {
         if let Some(d) = delivery {
             background.push(("hub delivery", d));
         }
-        Ok(Self {
-            listener,
-            state,
-            services_stop,
-            writer_stop,
-            background,
-            broker,
-            _runtime_dir: temp,
-        })
+        Ok(Self { listener, state, services_stop, writer_stop, background, broker, _runtime_dir: temp })
     }
 
     /// The bound port (useful with port 0).
@@ -225,7 +218,10 @@ impl Application {
         // 1. No new work from outside.
         stop.cancel();
         let deadline = tokio::time::Instant::now() + grace;
-        tracing::info!(grace_secs = grace.as_secs(), "shutting down: feeds stopped, new invokes and fires refused, draining activations");
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "shutting down: feeds stopped, new invokes and fires refused, draining activations"
+        );
         if let Some(f) = state.feeds.get() {
             if tokio::time::timeout_at(deadline, f.shutdown()).await.is_err() {
                 tracing::warn!("the feeds did not stop within the grace period");
@@ -263,7 +259,11 @@ impl Application {
 }
 
 /// Starts delivery of the outbox to the hub, when a hub is configured.
-fn spawn_delivery(site: &fogwhisk_site::SiteStore, settings: &Settings, stop: CancellationToken) -> Option<JoinHandle<()>> {
+fn spawn_delivery(
+    site: &fogwhisk_site::SiteStore,
+    settings: &Settings,
+    stop: CancellationToken,
+) -> Option<JoinHandle<()>> {
     let url = settings.hub.url.clone()?;
     let token = settings.hub.token.clone().unwrap_or_default();
     let target = fogwhisk_site::HubTarget { url, site_id: settings.site_id.clone(), token: token.into() };
@@ -294,8 +294,14 @@ fn spawn_purge(
     let supervisor_stop = stop.clone();
     let run = move || purge_loop(store.clone(), site.clone(), keep, age, retention_days, stop.clone());
     tokio::spawn(async move {
-        fogwhisk_shutdown::supervise(PURGE_TASK, fogwhisk_shutdown::Restart::default(), supervisor_stop, on_restart, run)
-            .await;
+        fogwhisk_shutdown::supervise(
+            PURGE_TASK,
+            fogwhisk_shutdown::Restart::default(),
+            supervisor_stop,
+            on_restart,
+            run,
+        )
+        .await;
     })
 }
 

@@ -23,7 +23,11 @@ type BuiltinAction = (&'static str, &'static str, bool);
 
 /// Built-in packages: package, description, and actions.
 const BUILTINS: [(&str, &str, &[BuiltinAction]); 3] = [
-    ("mqtt", "MQTT feed: fires a trigger for every message on a topic", &[("mqtt_feed", "Subscribe a trigger to an MQTT topic", true)]),
+    (
+        "mqtt",
+        "MQTT feed: fires a trigger for every message on a topic",
+        &[("mqtt_feed", "Subscribe a trigger to an MQTT topic", true)],
+    ),
     (
         "alarms",
         "Alarms and periodic utility",
@@ -33,7 +37,11 @@ const BUILTINS: [(&str, &str, &[BuiltinAction]); 3] = [
             ("interval", "Fire trigger at specified interval", true),
         ],
     ),
-    ("federation", "Delivery of daily aggregates to the hub", &[("push", "Queue aggregate records for the hub", false)]),
+    (
+        "federation",
+        "Delivery of daily aggregates to the hub",
+        &[("push", "Queue aggregate records for the hub", false)],
+    ),
 ];
 
 fn desc(text: &str) -> Vec<KeyVal> {
@@ -81,7 +89,11 @@ pub fn install(store: &Store) -> Result<(), StoreError> {
                     name: (*name).into(),
                     version: FIRST_VERSION.into(),
                     publish: false,
-                    exec: Exec { kind: crate::builtin::BUILTIN_KIND.into(), main: Some((*name).into()), ..Default::default() },
+                    exec: Exec {
+                        kind: crate::builtin::BUILTIN_KIND.into(),
+                        main: Some((*name).into()),
+                        ..Default::default()
+                    },
                     parameters: vec![],
                     limits: Limits::default(),
                     annotations,

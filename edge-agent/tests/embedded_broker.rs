@@ -26,7 +26,11 @@ fn reading(dc: u32, device: &str, t: f64, ts: i64) -> String {
 }
 
 /// Connects; `Ok` with a client whose event loop runs on a task (its end is sent on `closed`), or the refusal.
-async fn connect(port: u16, id: &str, login: Option<(&str, &str)>) -> Result<(AsyncClient, tokio::sync::oneshot::Receiver<String>), ConnectionError> {
+async fn connect(
+    port: u16,
+    id: &str,
+    login: Option<(&str, &str)>,
+) -> Result<(AsyncClient, tokio::sync::oneshot::Receiver<String>), ConnectionError> {
     let mut o = MqttOptions::new(id, "127.0.0.1", port);
     o.set_keep_alive(Duration::from_secs(5));
     if let Some((u, p)) = login {
@@ -54,7 +58,13 @@ async fn connect(port: u16, id: &str, login: Option<(&str, &str)>) -> Result<(As
 async fn stored(a: &Agent, day: &str) -> u64 {
     let (s, b) = a.get(&format!("telemetry/daily?from={day}&to={day}&tz=UTC")).await;
     assert_eq!(s, 200, "{b}");
-    b["records"].as_array().unwrap().iter().filter(|r| r["metric"] == "temperature").map(|r| r["count"].as_u64().unwrap()).sum()
+    b["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["metric"] == "temperature")
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum()
 }
 
 #[tokio::test]
@@ -77,7 +87,9 @@ async fn sensors_authenticate_and_publish_only_on_their_own_topic() {
 
     // The feed user was created at first start; its URL deploys the site's actions.
     let feed = std::fs::read_to_string(data.join("mqtt-feed")).unwrap();
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(data.join("mqtt-feed")).unwrap().permissions()) & 0o777;
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(data.join("mqtt-feed")).unwrap().permissions())
+            & 0o777;
     assert_eq!(mode, 0o600);
     let url = feed.lines().find_map(|l| l.strip_prefix("MQTT_URL=")).unwrap();
     assert!(url.starts_with("mqtt://agent:") && url.ends_with(&format!("@127.0.0.1:{port}")), "{url}");
@@ -92,7 +104,10 @@ async fn sensors_authenticate_and_publish_only_on_their_own_topic() {
         .unwrap();
     assert!(out.status.success(), "deploy: {}", String::from_utf8_lossy(&out.stderr));
     let list = edge(&data, &["devices", "list"]);
-    assert!(list.contains("9A3F21") && list.contains("00C0DE") && list.contains("agent") && !list.contains(&password), "{list}");
+    assert!(
+        list.contains("9A3F21") && list.contains("00C0DE") && list.contains("agent") && !list.contains(&password),
+        "{list}"
+    );
 
     // Refused at CONNECT: a wrong password, an anonymous client.
     let wrong = format!("{password}0");
@@ -110,13 +125,18 @@ async fn sensors_authenticate_and_publish_only_on_their_own_topic() {
     let base = chrono::Utc::now().timestamp() - 86_400;
     let (c, closed) = connect(port, "sensor", Some((&user, &password))).await.unwrap();
     c.publish("telemetry/7/00C0DE", QoS::AtLeastOnce, false, reading(7, "00C0DE", 99.0, base)).await.unwrap();
-    let why = tokio::time::timeout(Duration::from_secs(10), closed).await.expect("the forging device is disconnected").unwrap();
+    let why = tokio::time::timeout(Duration::from_secs(10), closed)
+        .await
+        .expect("the forging device is disconnected")
+        .unwrap();
     assert!(!why.is_empty());
 
     // Its own topic: recorded through the agent's feed.
     let (c, _closed) = connect(port, "sensor", Some((&user, &password))).await.unwrap();
     for i in 0..3 {
-        c.publish("telemetry/7/9A3F21", QoS::AtLeastOnce, false, reading(7, "9A3F21", 21.0, base + 60 * i)).await.unwrap();
+        c.publish("telemetry/7/9A3F21", QoS::AtLeastOnce, false, reading(7, "9A3F21", 21.0, base + 60 * i))
+            .await
+            .unwrap();
     }
     fogwhisk_testkit::eventually(Duration::from_secs(60), "3 readings recorded", || async {
         Some(stored(&a, &day).await).filter(|n| *n >= 3)

@@ -314,7 +314,11 @@ impl Settings {
         }
         if let Some(url) = &self.catalog.couchdb_url {
             let Ok(parsed) = reqwest::Url::parse(url).map_err(drop).and_then(|u| {
-                if matches!(u.scheme(), "http" | "https") { Ok(u) } else { Err(()) }
+                if matches!(u.scheme(), "http" | "https") {
+                    Ok(u)
+                } else {
+                    Err(())
+                }
             }) else {
                 return bad("catalog.couchdb_url is not an http(s) URL");
             };
@@ -324,7 +328,11 @@ impl Settings {
         }
         if self.catalog.database.is_empty()
             || !self.catalog.database.starts_with(|c: char| c.is_ascii_lowercase())
-            || !self.catalog.database.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_$()+-/".contains(c))
+            || !self
+                .catalog
+                .database
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_$()+-/".contains(c))
         {
             return bad("catalog.database must be a CouchDB database name (a-z first, then a-z 0-9 _$()+-/)");
         }

@@ -20,7 +20,12 @@ pub fn package(dir: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
 
 /// Uploads every chart found under `charts_dir` with a publisher token the admin token creates for this
 /// and revokes afterwards (the admin token itself cannot upload); an existing version is kept (409 is fine).
-pub async fn publish(http: &reqwest::Client, hub: &str, admin_token: &str, charts_dir: &Path) -> anyhow::Result<Vec<String>> {
+pub async fn publish(
+    http: &reqwest::Client,
+    hub: &str,
+    admin_token: &str,
+    charts_dir: &Path,
+) -> anyhow::Result<Vec<String>> {
     let body = serde_json::json!({"role": "publisher", "label": "quickstart"});
     let r = http.post(format!("{hub}/api/v1/tokens")).bearer_auth(admin_token).json(&body).send().await?;
     anyhow::ensure!(r.status().is_success(), "creating a publisher token: hub answered {}", r.status());
@@ -32,7 +37,12 @@ pub async fn publish(http: &reqwest::Client, hub: &str, admin_token: &str, chart
     published
 }
 
-async fn upload_all(http: &reqwest::Client, hub: &str, publisher: &str, charts_dir: &Path) -> anyhow::Result<Vec<String>> {
+async fn upload_all(
+    http: &reqwest::Client,
+    hub: &str,
+    publisher: &str,
+    charts_dir: &Path,
+) -> anyhow::Result<Vec<String>> {
     let mut done = Vec::new();
     for name in CHARTS {
         let dir = charts_dir.join(name);

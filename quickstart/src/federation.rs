@@ -57,10 +57,20 @@ fn register_devices(edge_bin: &Path, data: &Path, site: &Site) -> anyhow::Result
     let mut logins = Vec::new();
     for d in fleet(site).devices() {
         let dc = d.datacenter_id.to_string();
-        let out = Command::new(edge_bin).args(["devices", "add", &dc, &d.fingerprint, "--rotate", "--data"]).arg(data).output()?;
-        anyhow::ensure!(out.status.success(), "registering sensor {} at {}: {}", d.fingerprint, site.id, String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(edge_bin)
+            .args(["devices", "add", &dc, &d.fingerprint, "--rotate", "--data"])
+            .arg(data)
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "registering sensor {} at {}: {}",
+            d.fingerprint,
+            site.id,
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8(out.stdout)?;
-        let (user, password) = text.lines().last().and_then(|l| l.split_once(':')).context("no user:password printed")?;
+        let (user, password) =
+            text.lines().last().and_then(|l| l.split_once(':')).context("no user:password printed")?;
         logins.push(DeviceLogin { fingerprint: d.fingerprint.clone(), user: user.into(), password: password.into() });
     }
     Ok(logins)
@@ -89,7 +99,14 @@ fn add_site(hub_bin: &Path, hub_data: &Path, site: &Site) -> anyhow::Result<Stri
     text.split_whitespace().rfind(|w| w.len() >= 32).map(String::from).context("no token printed")
 }
 
-async fn start_site(o: &Options, edge_bin: &Path, hub: &str, token: &str, site: Site, http: &reqwest::Client) -> anyhow::Result<RunningSite> {
+async fn start_site(
+    o: &Options,
+    edge_bin: &Path,
+    hub: &str,
+    token: &str,
+    site: Site,
+    http: &reqwest::Client,
+) -> anyhow::Result<RunningSite> {
     let data = o.data.join("sites").join(site.id);
     let _ = std::fs::remove_file(data.join("wskprops"));
     // The token goes to the agent as a file of its own (0600), not in its environment.
@@ -119,7 +136,8 @@ async fn start_site(o: &Options, edge_bin: &Path, hub: &str, token: &str, site: 
     ] {
         cmd.env(k, v);
     }
-    let mut agent = Proc::start(&format!("site {}", site.id), cmd, &o.data.join("logs").join(format!("{}.log", site.id)))?;
+    let mut agent =
+        Proc::start(&format!("site {}", site.id), cmd, &o.data.join("logs").join(format!("{}.log", site.id)))?;
     let start = Instant::now();
     let (api, auth) = loop {
         if let Some(p) = wskprops(&data.join("wskprops")) {
@@ -138,7 +156,12 @@ async fn start_site(o: &Options, edge_bin: &Path, hub: &str, token: &str, site: 
         .arg(o.data.join("actions/manifest.yaml"))
         .args(["--var", &format!("MQTT_URL={}", feed_url(&data)?), "--var", &format!("SITE_TZ={}", site.tz)])
         .output()?;
-    anyhow::ensure!(out.status.success(), "deploying the site actions to {}: {}", site.id, String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(
+        out.status.success(),
+        "deploying the site actions to {}: {}",
+        site.id,
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(RunningSite { site, agent, api, auth: (u.into(), k.into()), data, logins })
 }
 
@@ -157,14 +180,20 @@ async fn stored(http: &reqwest::Client, s: &RunningSite, from: NaiveDate, to: Na
     let url = format!("{}/api/v1/namespaces/_/telemetry/daily?from={from}&to={to}&tz={}", s.api, s.site.tz);
     let Ok(r) = http.get(url).basic_auth(&s.auth.0, Some(&s.auth.1)).send().await else { return 0 };
     let v: Value = r.json().await.unwrap_or_default();
-    v["records"].as_array().map(|a| a.iter().filter(|r| r["metric"] == "temperature").filter_map(|r| r["count"].as_u64()).sum()).unwrap_or(0)
+    v["records"]
+        .as_array()
+        .map(|a| a.iter().filter(|r| r["metric"] == "temperature").filter_map(|r| r["count"].as_u64()).sum())
+        .unwrap_or(0)
 }
 
 async fn reported(http: &reqwest::Client, hub: &str, site: &str, days: &[NaiveDate]) -> usize {
     let Ok(r) = http.get(format!("{hub}/api/v1/aggregates?site={site}")).send().await else { return 0 };
     let v: Value = r.json().await.unwrap_or_default();
     let want: Vec<String> = days.iter().map(|d| d.to_string()).collect();
-    v["records"].as_array().map(|a| a.iter().filter(|r| r["record"]["day"].as_str().is_some_and(|d| want.iter().any(|w| w == d))).count()).unwrap_or(0)
+    v["records"]
+        .as_array()
+        .map(|a| a.iter().filter(|r| r["record"]["day"].as_str().is_some_and(|d| want.iter().any(|w| w == d))).count())
+        .unwrap_or(0)
 }
 
 /// Publishes the history of one site and has it reported to the hub.
@@ -175,7 +204,8 @@ async fn backfill(o: &Options, http: &reqwest::Client, hub: &str, s: &RunningSit
     let (from, to) = (day_start(tz, days[0]), day_start(tz, today));
     let step_secs = o.step_minutes as i64 * 60;
     let fleet = fleet(&s.site);
-    let mut publisher = Publisher::connect_devices(&format!("mqtt://127.0.0.1:{}", s.site.mqtt_port), "backfill", &s.logins).await?;
+    let mut publisher =
+        Publisher::connect_devices(&format!("mqtt://127.0.0.1:{}", s.site.mqtt_port), "backfill", &s.logins).await?;
     let id = s.site.id;
     let sent = publish_backfill(&mut publisher, &fleet, from, to, step_secs, |done, total| {
         if done == total || done % 500 < 30 {
@@ -195,7 +225,12 @@ async fn backfill(o: &Options, http: &reqwest::Client, hub: &str, s: &RunningSit
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     println!("    {id}: {want} readings recorded; running the daily report");
-    let r = http.post(format!("{}/api/v1/namespaces/_/triggers/daily", s.api)).basic_auth(&s.auth.0, Some(&s.auth.1)).json(&serde_json::json!({})).send().await?;
+    let r = http
+        .post(format!("{}/api/v1/namespaces/_/triggers/daily", s.api))
+        .basic_auth(&s.auth.0, Some(&s.auth.1))
+        .json(&serde_json::json!({}))
+        .send()
+        .await?;
     anyhow::ensure!(r.status().as_u16() == 202, "firing daily at {id}: {}", r.status());
     let expected = days.len() * s.site.datacenters.len() * 3;
     let start = Instant::now();
@@ -205,11 +240,13 @@ async fn backfill(o: &Options, http: &reqwest::Client, hub: &str, s: &RunningSit
             println!("    {id}: {n} daily aggregates at the hub");
             return Ok(());
         }
-        anyhow::ensure!(start.elapsed() < Duration::from_secs(120), "site {id}: only {n} of {expected} aggregates reached the hub");
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(120),
+            "site {id}: only {n} of {expected} aggregates reached the hub"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
-
 
 /// Runs the quickstart until ctrl-c or SIGTERM.
 pub async fn run(o: Options) -> anyhow::Result<()> {
@@ -224,7 +261,11 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         None => std::env::current_exe()?.parent().context("no folder of this program")?.to_path_buf(),
     };
     let (hub_bin, edge_bin) = (bins.join("fogwhisk-hub"), bins.join("fogwhisk-edge"));
-    anyhow::ensure!(hub_bin.exists() && edge_bin.exists(), "fogwhisk-hub and fogwhisk-edge must be in {}", bins.display());
+    anyhow::ensure!(
+        hub_bin.exists() && edge_bin.exists(),
+        "fogwhisk-hub and fogwhisk-edge must be in {}",
+        bins.display()
+    );
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
     let mut state = State::load(&o.data)?;
     let hub_data = o.data.join("hub");
@@ -252,7 +293,10 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
 
     let mut sites = Vec::new();
     for site in o.sites() {
-        step(&format!("starting site {} (API :{}, MQTT :{}) and deploying its actions", site.id, site.api_port, site.mqtt_port));
+        step(&format!(
+            "starting site {} (API :{}, MQTT :{}) and deploying its actions",
+            site.id, site.api_port, site.mqtt_port
+        ));
         let token = state.site_tokens[site.id].clone();
         sites.push(start_site(&o, &edge_bin, &hub, &token, site, &http).await?);
     }
@@ -269,7 +313,8 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let mut live = Vec::new();
     for s in &sites {
-        let publisher = Publisher::connect_devices(&format!("mqtt://127.0.0.1:{}", s.site.mqtt_port), "live", &s.logins).await?;
+        let publisher =
+            Publisher::connect_devices(&format!("mqtt://127.0.0.1:{}", s.site.mqtt_port), "live", &s.logins).await?;
         let (fleet, stop, every) = (fleet(&s.site), stop.clone(), Duration::from_secs(o.interval_secs));
         live.push(tokio::spawn(async move {
             let r = run_live(&publisher, &fleet, every, stop).await;
@@ -314,12 +359,25 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
 
 fn print_summary(o: &Options, hub: &str, hub_data: &Path, sites: &[RunningSite]) {
     println!();
-    println!("Fogwhisk quickstart is running (data in {}; logs in {}):", o.data.display(), o.data.join("logs").display());
+    println!(
+        "Fogwhisk quickstart is running (data in {}; logs in {}):",
+        o.data.display(),
+        o.data.join("logs").display()
+    );
     println!("  hub page and API     {hub}/   (aggregates: {hub}/api/v1/aggregates, metrics: {hub}/metrics)");
-    println!("  chart repository     helm repo add fogwhisk {hub}   (admin token in {})", o.data.join("quickstart.json").display());
+    println!(
+        "  chart repository     helm repo add fogwhisk {hub}   (admin token in {})",
+        o.data.join("quickstart.json").display()
+    );
     println!("  hub data             {}", hub_data.display());
     for s in sites {
-        println!("  site {:<8}        API {}   wskprops {}   MQTT mqtt://127.0.0.1:{}", s.site.id, s.api, s.data.join("wskprops").display(), s.site.mqtt_port);
+        println!(
+            "  site {:<8}        API {}   wskprops {}   MQTT mqtt://127.0.0.1:{}",
+            s.site.id,
+            s.api,
+            s.data.join("wskprops").display(),
+            s.site.mqtt_port
+        );
     }
     if let Some(s) = sites.first() {
         println!("Try:");

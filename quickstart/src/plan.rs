@@ -59,8 +59,22 @@ impl Options {
     /// The two sites, with this run's ports.
     pub fn sites(&self) -> Vec<Site> {
         vec![
-            Site { id: "torino", name: "Torino DC", tz: "Europe/Rome", datacenters: &[1, 2], api_port: self.api_ports[0], mqtt_port: self.mqtt_ports[0] },
-            Site { id: "newyork", name: "New York plant", tz: "America/New_York", datacenters: &[7, 8], api_port: self.api_ports[1], mqtt_port: self.mqtt_ports[1] },
+            Site {
+                id: "torino",
+                name: "Torino DC",
+                tz: "Europe/Rome",
+                datacenters: &[1, 2],
+                api_port: self.api_ports[0],
+                mqtt_port: self.mqtt_ports[0],
+            },
+            Site {
+                id: "newyork",
+                name: "New York plant",
+                tz: "America/New_York",
+                datacenters: &[7, 8],
+                api_port: self.api_ports[1],
+                mqtt_port: self.mqtt_ports[1],
+            },
         ]
     }
 }

@@ -16,7 +16,10 @@ struct Run {
 
 fn start(data: &Path, ports: &[u16; 5]) -> Run {
     let bins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug");
-    assert!(bins.join("fogwhisk-edge").exists() && bins.join("fogwhisk-hub").exists(), "build the binaries first: cargo build --bins");
+    assert!(
+        bins.join("fogwhisk-edge").exists() && bins.join("fogwhisk-hub").exists(),
+        "build the binaries first: cargo build --bins"
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_fogwhisk-quickstart"))
         .arg("--data")
         .arg(data)
@@ -108,12 +111,17 @@ fn quickstart_reports_both_sites_stops_cleanly_and_resumes() {
     rt.block_on(async {
         let http = reqwest::Client::new();
         for site in ["torino", "newyork"] {
-            let v: serde_json::Value = http.get(format!("{hub}/api/v1/aggregates?site={site}")).send().await.unwrap().json().await.unwrap();
+            let v: serde_json::Value =
+                http.get(format!("{hub}/api/v1/aggregates?site={site}")).send().await.unwrap().json().await.unwrap();
             let records = v["records"].as_array().unwrap();
-            let days: std::collections::BTreeSet<&str> = records.iter().filter_map(|r| r["record"]["day"].as_str()).collect();
+            let days: std::collections::BTreeSet<&str> =
+                records.iter().filter_map(|r| r["record"]["day"].as_str()).collect();
             assert_eq!(days.len(), 2, "{site}: {days:?}");
             assert_eq!(records.len(), 2 * 2 * 3, "{site}: two days x two datacenters x three metrics");
-            assert!(records.iter().all(|r| r["record"]["count"].as_u64().unwrap() == 48 * 3), "{site}: 48 readings a day from each of 3 sensors");
+            assert!(
+                records.iter().all(|r| r["record"]["count"].as_u64().unwrap() == 48 * 3),
+                "{site}: 48 readings a day from each of 3 sensors"
+            );
         }
         let page = http.get(format!("{hub}/")).send().await.unwrap().text().await.unwrap();
         for text in ["torino", "newyork", "Torino DC", "New York plant", "temperature", "humidity", "gas_perc"] {

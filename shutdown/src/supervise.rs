@@ -104,16 +104,22 @@ mod tests {
         let runs = Arc::new(AtomicU32::new(0));
         let seen = Mutex::new(Vec::new());
         let r = runs.clone();
-        let out = supervise("t", FAST, CancellationToken::new(), |f| seen.lock().unwrap().push(f.clone()), move || {
-            let r = r.clone();
-            async move {
-                match r.fetch_add(1, Ordering::SeqCst) {
-                    0 => Err("store: disk full".to_string()),
-                    1 => panic!("boom"),
-                    n => Ok(n),
+        let out = supervise(
+            "t",
+            FAST,
+            CancellationToken::new(),
+            |f| seen.lock().unwrap().push(f.clone()),
+            move || {
+                let r = r.clone();
+                async move {
+                    match r.fetch_add(1, Ordering::SeqCst) {
+                        0 => Err("store: disk full".to_string()),
+                        1 => panic!("boom"),
+                        n => Ok(n),
+                    }
                 }
-            }
-        })
+            },
+        )
         .await;
         assert_eq!(out, Some(2));
         assert_eq!(

@@ -56,10 +56,7 @@ impl Fleet {
             for index in 0..devices_per_dc {
                 // Fingerprints are unique within a fleet: on a (rare) clash, draw again.
                 let chip_id = (0u64..)
-                    .map(|attempt| {
-                        model::hash(Stream::ChipId, &[seed, dc as u64, index as u64, attempt])
-                            as u32
-                    })
+                    .map(|attempt| model::hash(Stream::ChipId, &[seed, dc as u64, index as u64, attempt]) as u32)
                     .find(|id| seen_fp.insert(message::fingerprint_from_chip_id(*id)))
                     .unwrap_or_default();
                 devices.push(Device {
@@ -71,11 +68,7 @@ impl Fleet {
                 });
             }
         }
-        Fleet {
-            seed,
-            utc_offset: 0,
-            devices,
-        }
+        Fleet { seed, utc_offset: 0, devices }
     }
 
     /// Places the daily curves in a site clock `seconds` ahead of UTC (temperature peaks at
@@ -95,27 +88,14 @@ impl Fleet {
 
     /// One reading of every device at `ts` (epoch seconds), in device order.
     pub fn readings_at(&self, ts: i64) -> Vec<SensorMessage> {
-        self.devices
-            .iter()
-            .map(|device| self.reading(device, ts))
-            .collect()
+        self.devices.iter().map(|device| self.reading(device, ts)).collect()
     }
 
     /// The reading of `device` at `ts`.
     pub fn reading(&self, device: &Device, ts: i64) -> SensorMessage {
-        let v = model::values(
-            self.seed,
-            device.datacenter_id,
-            device.index as u64,
-            &device.traits,
-            ts,
-            self.utc_offset,
-        );
-        let (temperature, humidity, gas_perc) = (
-            tenths(v.temperature),
-            tenths(v.humidity),
-            tenths(v.gas_perc),
-        );
+        let v =
+            model::values(self.seed, device.datacenter_id, device.index as u64, &device.traits, ts, self.utc_offset);
+        let (temperature, humidity, gas_perc) = (tenths(v.temperature), tenths(v.humidity), tenths(v.gas_perc));
         let reading = Reading {
             device_fingerprint: &device.fingerprint,
             datacenter_id: device.datacenter_id,
@@ -126,12 +106,8 @@ impl Fleet {
         };
         // The fingerprint is built from a chip id, so it is always valid.
         let payload = message::format_message(&reading).unwrap_or_default();
-        let topic = message::topic(
-            message::TELEMETRY_PREFIX,
-            device.datacenter_id,
-            &device.fingerprint,
-        )
-        .unwrap_or_default();
+        let topic =
+            message::topic(message::TELEMETRY_PREFIX, device.datacenter_id, &device.fingerprint).unwrap_or_default();
         SensorMessage {
             topic,
             payload,

@@ -14,11 +14,7 @@ use tokio_util::sync::CancellationToken;
 #[command(name = "fogwhisk-simulator", version)]
 struct Args {
     /// MQTT broker: mqtt://[user:password@]host[:port]
-    #[arg(
-        long,
-        env = "FOGWHISK_SIM_BROKER",
-        default_value = "mqtt://127.0.0.1:1883"
-    )]
+    #[arg(long, env = "FOGWHISK_SIM_BROKER", default_value = "mqtt://127.0.0.1:1883")]
     broker: String,
     /// Datacenter ids, comma separated (0..65535, as the firmware's EEPROM holds them)
     #[arg(long, value_delimiter = ',', default_value = "1", value_parser = clap::value_parser!(u32).range(0..=65535))]
@@ -72,9 +68,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
@@ -85,8 +79,8 @@ async fn run() -> anyhow::Result<()> {
     if step == 0 {
         anyhow::bail!("--step must be at least 1s");
     }
-    let fleet = Fleet::new(args.seed, &args.datacenters, args.devices as usize)
-        .with_utc_offset(args.utc_offset_minutes * 60);
+    let fleet =
+        Fleet::new(args.seed, &args.datacenters, args.devices as usize).with_utc_offset(args.utc_offset_minutes * 60);
     for device in fleet.devices() {
         tracing::info!(datacenter_id = device.datacenter_id, fingerprint = %device.fingerprint, "simulated device");
     }
@@ -96,14 +90,9 @@ async fn run() -> anyhow::Result<()> {
     let mut publisher = match &args.logins {
         None => Publisher::connect(&args.broker, &args.client_id).await,
         Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("reading {}", file.display()))?;
+            let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
             let logins = DeviceLogin::parse_lines(&text)?;
-            if let Some(d) = fleet
-                .devices()
-                .iter()
-                .find(|d| !logins.iter().any(|l| l.fingerprint == d.fingerprint))
-            {
+            if let Some(d) = fleet.devices().iter().find(|d| !logins.iter().any(|l| l.fingerprint == d.fingerprint)) {
                 anyhow::bail!("{} has no login for device {}", file.display(), d.fingerprint);
             }
             Publisher::connect_devices(&args.broker, &args.client_id, &logins).await
@@ -128,9 +117,7 @@ async fn run() -> anyhow::Result<()> {
     }
     if !args.no_live {
         tracing::info!(interval = ?args.interval, "publishing live readings; Ctrl-C stops");
-        let rounds = run_live(&publisher, &fleet, args.interval, stop)
-            .await
-            .context("publishing live")?;
+        let rounds = run_live(&publisher, &fleet, args.interval, stop).await.context("publishing live")?;
         tracing::info!(rounds, "stopped");
     }
     publisher.disconnect().await;

@@ -44,10 +44,7 @@ pub enum FormatError {
 
 /// True when `text` is exactly 6 uppercase hex digits.
 pub fn valid_fingerprint(text: &str) -> bool {
-    text.len() == 6
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+    text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
 }
 
 /// The fingerprint of a chip: the low 24 bits of its id as 6 uppercase hex digits
@@ -80,9 +77,7 @@ pub fn format_tenths(value: f64) -> Option<String> {
 /// `{"device_fingerprint":"9A3F21","datacenter_id":7,"temperature":21.4,"humidity":48.0,"gas_perc":12.5,"ts":1732350000}`.
 pub fn format_message(reading: &Reading<'_>) -> Result<String, FormatError> {
     if !valid_fingerprint(reading.device_fingerprint) {
-        return Err(FormatError::BadFingerprint(
-            reading.device_fingerprint.to_string(),
-        ));
+        return Err(FormatError::BadFingerprint(reading.device_fingerprint.to_string()));
     }
     let mut out = String::with_capacity(128);
     // Writing to a String cannot fail.
@@ -91,11 +86,8 @@ pub fn format_message(reading: &Reading<'_>) -> Result<String, FormatError> {
         r#"{{"device_fingerprint":"{}","datacenter_id":{}"#,
         reading.device_fingerprint, reading.datacenter_id
     );
-    let metrics = [
-        ("temperature", reading.temperature),
-        ("humidity", reading.humidity),
-        ("gas_perc", reading.gas_perc),
-    ];
+    let metrics =
+        [("temperature", reading.temperature), ("humidity", reading.humidity), ("gas_perc", reading.gas_perc)];
     for (name, value) in metrics {
         if let Some(text) = value.and_then(format_tenths) {
             let _ = write!(out, r#","{name}":{text}"#);
@@ -157,22 +149,13 @@ mod tests {
     #[test]
     fn bad_fingerprints_and_prefixes_are_rejected() {
         for fp in ["9a3f21", "9A3F2", "9A3F210", "9A3G21", ""] {
-            assert_eq!(
-                format_message(&reading(fp)),
-                Err(FormatError::BadFingerprint(fp.to_string()))
-            );
+            assert_eq!(format_message(&reading(fp)), Err(FormatError::BadFingerprint(fp.to_string())));
             assert!(topic("telemetry", 1, fp).is_err());
         }
         for prefix in ["", "tele/+", "#"] {
-            assert_eq!(
-                topic(prefix, 1, "ABCDEF"),
-                Err(FormatError::BadPrefix(prefix.to_string()))
-            );
+            assert_eq!(topic(prefix, 1, "ABCDEF"), Err(FormatError::BadPrefix(prefix.to_string())));
         }
-        assert_eq!(
-            topic("telemetry", 7, "9A3F21").unwrap(),
-            "telemetry/7/9A3F21"
-        );
+        assert_eq!(topic("telemetry", 7, "9A3F21").unwrap(), "telemetry/7/9A3F21");
     }
 
     #[test]
@@ -181,9 +164,6 @@ mod tests {
         r.ts = Some(MIN_VALID_TS - 1);
         r.humidity = None;
         r.temperature = Some(f64::NAN);
-        assert_eq!(
-            format_message(&r).unwrap(),
-            r#"{"device_fingerprint":"C0FFEE","datacenter_id":7,"gas_perc":12.5}"#
-        );
+        assert_eq!(format_message(&r).unwrap(), r#"{"device_fingerprint":"C0FFEE","datacenter_id":7,"gas_perc":12.5}"#);
     }
 }

@@ -102,14 +102,7 @@ pub(crate) struct Values {
 
 /// The values of device `index` of `datacenter_id` at `ts`, with the site's clock `utc_offset`
 /// seconds ahead of UTC.
-pub(crate) fn values(
-    seed: u64,
-    datacenter_id: u32,
-    index: u64,
-    traits: &Traits,
-    ts: i64,
-    utc_offset: i64,
-) -> Values {
+pub(crate) fn values(seed: u64, datacenter_id: u32, index: u64, traits: &Traits, ts: i64, utc_offset: i64) -> Values {
     let local = ts + utc_offset;
     let dc = datacenter_id as u64;
     let hour = local.rem_euclid(DAY) as f64 / 3600.0;
@@ -125,19 +118,13 @@ pub(crate) fn values(
         + TEMPERATURE_SWING * diurnal
         + drift
         + 0.3 * gaussian(hash(Stream::TemperatureNoise, &noise_key));
-    let humidity =
-        (HUMIDITY_MEAN + traits.humidity_offset - HUMIDITY_SWING * diurnal - 1.5 * drift
-            + 1.0 * gaussian(hash(Stream::HumidityNoise, &noise_key)))
-        .clamp(5.0, 95.0);
-    let gas_perc = (traits.gas_baseline
-        + 0.8 * gaussian(hash(Stream::GasNoise, &noise_key))
-        + spikes(seed, dc, index, ts))
-    .clamp(0.0, 100.0);
-    Values {
-        temperature,
-        humidity,
-        gas_perc,
-    }
+    let humidity = (HUMIDITY_MEAN + traits.humidity_offset - HUMIDITY_SWING * diurnal - 1.5 * drift
+        + 1.0 * gaussian(hash(Stream::HumidityNoise, &noise_key)))
+    .clamp(5.0, 95.0);
+    let gas_perc =
+        (traits.gas_baseline + 0.8 * gaussian(hash(Stream::GasNoise, &noise_key)) + spikes(seed, dc, index, ts))
+            .clamp(0.0, 100.0);
+    Values { temperature, humidity, gas_perc }
 }
 
 /// A datacenter's weather of the day: a value in [-1, 1) per local day, blended smoothly from
@@ -177,9 +164,7 @@ mod tests {
 
     #[test]
     fn gaussian_has_roughly_zero_mean_and_unit_spread() {
-        let samples: Vec<f64> = (0..20_000u64)
-            .map(|i| gaussian(hash(Stream::GasNoise, &[i])))
-            .collect();
+        let samples: Vec<f64> = (0..20_000u64).map(|i| gaussian(hash(Stream::GasNoise, &[i]))).collect();
         let mean = samples.iter().sum::<f64>() / samples.len() as f64;
         let var = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / samples.len() as f64;
         assert!(mean.abs() < 0.05, "mean {mean}");

@@ -60,35 +60,19 @@ impl std::fmt::Debug for BrokerUrl {
 
 impl BrokerUrl {
     pub fn parse(raw: &str) -> Result<Self, PublishError> {
-        let bad = |reason: &str| PublishError::BadUrl {
-            url: raw.to_string(),
-            reason: reason.to_string(),
-        };
+        let bad = |reason: &str| PublishError::BadUrl { url: raw.to_string(), reason: reason.to_string() };
         let url = url::Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
         if !matches!(url.scheme(), "mqtt" | "tcp") {
-            return Err(bad(&format!(
-                "scheme {:?} is not mqtt or tcp",
-                url.scheme()
-            )));
+            return Err(bad(&format!("scheme {:?} is not mqtt or tcp", url.scheme())));
         }
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| bad("no host"))?;
+        let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| bad("no host"))?;
         if !(url.path().is_empty() || url.path() == "/") || url.query().is_some() {
             return Err(bad("a broker URL has no path or query"));
         }
-        let credentials = (!url.username().is_empty()).then(|| {
-            (
-                url.username().to_string(),
-                url.password().unwrap_or_default().to_string(),
-            )
-        });
+        let credentials = (!url.username().is_empty())
+            .then(|| (url.username().to_string(), url.password().unwrap_or_default().to_string()));
         Ok(BrokerUrl {
-            host: host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_string(),
+            host: host.trim_start_matches('[').trim_end_matches(']').to_string(),
             port: url.port().unwrap_or(1883),
             credentials,
         })
@@ -130,7 +114,11 @@ impl DeviceLogin {
                 let bad = || PublishError::BadLogin(l.split_whitespace().next().unwrap_or_default().to_string());
                 let (fingerprint, login) = l.split_once(char::is_whitespace).ok_or_else(bad)?;
                 let (user, password) = login.trim().split_once(':').ok_or_else(bad)?;
-                Ok(Self { fingerprint: fingerprint.to_string(), user: user.to_string(), password: password.to_string() })
+                Ok(Self {
+                    fingerprint: fingerprint.to_string(),
+                    user: user.to_string(),
+                    password: password.to_string(),
+                })
             })
             .collect()
     }
@@ -166,7 +154,11 @@ impl Publisher {
     /// Connects once per device of `logins` to `broker_url` (its own credentials, if any, are not
     /// used) as `<client_prefix>-<fingerprint>`, each with its own user. A message of a device
     /// without a login is an error ([`PublishError::NoLogin`]).
-    pub async fn connect_devices(broker_url: &str, client_prefix: &str, logins: &[DeviceLogin]) -> Result<Self, PublishError> {
+    pub async fn connect_devices(
+        broker_url: &str,
+        client_prefix: &str,
+        logins: &[DeviceLogin],
+    ) -> Result<Self, PublishError> {
         let url = BrokerUrl::parse(broker_url)?;
         let clients = logins
             .iter()
@@ -217,17 +209,10 @@ impl Publisher {
 
     /// Queues one message; waits while rumqttc's in-flight window and queue are full.
     pub async fn publish(&self, message: &SensorMessage, qos: QoS) -> Result<(), PublishError> {
-        self.publish_raw(&message.topic, qos, false, message.payload.clone())
-            .await
+        self.publish_raw(&message.topic, qos, false, message.payload.clone()).await
     }
 
-    async fn publish_raw(
-        &self,
-        topic: &str,
-        qos: QoS,
-        retain: bool,
-        payload: String,
-    ) -> Result<(), PublishError> {
+    async fn publish_raw(&self, topic: &str, qos: QoS, retain: bool, payload: String) -> Result<(), PublishError> {
         if let Some(reason) = self.progress.borrow().closed.clone() {
             return Err(PublishError::Closed(reason));
         }
@@ -245,11 +230,7 @@ impl Publisher {
     }
 
     /// Waits until at least `count` PUBACKs arrived in total.
-    async fn wait_acked(
-        &mut self,
-        count: u64,
-        mut on_change: impl FnMut(u64),
-    ) -> Result<(), PublishError> {
+    async fn wait_acked(&mut self, count: u64, mut on_change: impl FnMut(u64)) -> Result<(), PublishError> {
         loop {
             let now = self.progress.borrow_and_update().clone();
             on_change(now.acked);
@@ -376,14 +357,10 @@ pub async fn publish_backfill(
     progress: impl Fn(u64, u64),
 ) -> Result<u64, PublishError> {
     if step_secs <= 0 {
-        return Err(PublishError::BadRange(format!(
-            "step {step_secs} s is not positive"
-        )));
+        return Err(PublishError::BadRange(format!("step {step_secs} s is not positive")));
     }
     if to_ts < from_ts {
-        return Err(PublishError::BadRange(format!(
-            "end {to_ts} is before start {from_ts}"
-        )));
+        return Err(PublishError::BadRange(format!("end {to_ts} is before start {from_ts}")));
     }
     let steps = ((to_ts - from_ts) + step_secs - 1) / step_secs;
     let total = steps as u64 * fleet.devices().len() as u64;
@@ -415,10 +392,7 @@ pub async fn publish_backfill(
 
 /// The current time in epoch seconds.
 pub fn now_ts() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
 }
 
 /// Publishes every device's reading every `interval` (QoS 1) until `stop` is cancelled.
@@ -448,31 +422,17 @@ pub async fn run_live(
             }
         }
         rounds += 1;
-        tracing::debug!(
-            ts,
-            devices = fleet.devices().len(),
-            "published live readings"
-        );
+        tracing::debug!(ts, devices = fleet.devices().len(), "published live readings");
     }
     set_status(publisher, fleet, "offline").await?;
     Ok(rounds)
 }
 
-async fn set_status(
-    publisher: &Publisher,
-    fleet: &Fleet,
-    status: &str,
-) -> Result<(), PublishError> {
+async fn set_status(publisher: &Publisher, fleet: &Fleet, status: &str) -> Result<(), PublishError> {
     for device in fleet.devices() {
-        let topic = message::topic(
-            message::STATUS_PREFIX,
-            device.datacenter_id,
-            &device.fingerprint,
-        )
-        .map_err(|e| PublishError::Closed(e.to_string()))?;
-        publisher
-            .publish_raw(&topic, QoS::AtLeastOnce, true, status.to_string())
-            .await?;
+        let topic = message::topic(message::STATUS_PREFIX, device.datacenter_id, &device.fingerprint)
+            .map_err(|e| PublishError::Closed(e.to_string()))?;
+        publisher.publish_raw(&topic, QoS::AtLeastOnce, true, status.to_string()).await?;
     }
     Ok(())
 }
@@ -484,28 +444,13 @@ mod tests {
     #[test]
     fn broker_urls() {
         let url = BrokerUrl::parse("mqtt://127.0.0.1:1883").unwrap();
-        assert_eq!(
-            (url.host.as_str(), url.port, url.credentials.is_none()),
-            ("127.0.0.1", 1883, true)
-        );
+        assert_eq!((url.host.as_str(), url.port, url.credentials.is_none()), ("127.0.0.1", 1883, true));
         let url = BrokerUrl::parse("tcp://sensor:s3cret@localhost").unwrap();
         assert_eq!((url.host.as_str(), url.port), ("localhost", 1883));
-        assert_eq!(
-            url.credentials,
-            Some(("sensor".to_string(), "s3cret".to_string()))
-        );
+        assert_eq!(url.credentials, Some(("sensor".to_string(), "s3cret".to_string())));
         assert!(!format!("{url:?}").contains("s3cret"));
-        for bad in [
-            "127.0.0.1:1883",
-            "http://host:1883",
-            "mqtt://",
-            "mqtt://host:1883/path",
-            "mqtt://host:99999",
-        ] {
-            assert!(
-                matches!(BrokerUrl::parse(bad), Err(PublishError::BadUrl { .. })),
-                "{bad}"
-            );
+        for bad in ["127.0.0.1:1883", "http://host:1883", "mqtt://", "mqtt://host:1883/path", "mqtt://host:99999"] {
+            assert!(matches!(BrokerUrl::parse(bad), Err(PublishError::BadUrl { .. })), "{bad}");
         }
     }
 }

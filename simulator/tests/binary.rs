@@ -13,13 +13,7 @@ use fogwhisk_simulator::Fleet;
 const BIN: &str = env!("CARGO_BIN_EXE_fogwhisk-simulator");
 
 fn ts_of(payload: &str) -> i64 {
-    payload
-        .rsplit(r#""ts":"#)
-        .next()
-        .unwrap()
-        .trim_end_matches('}')
-        .parse()
-        .unwrap()
+    payload.rsplit(r#""ts":"#).next().unwrap().trim_end_matches('}').parse().unwrap()
 }
 
 #[tokio::test]
@@ -27,16 +21,7 @@ async fn backfills_goes_live_and_stops_cleanly_on_sigint() {
     let mosquitto = Mosquitto::start();
     let mut subscriber = Subscriber::start(mosquitto.addr(), "bin-checker").await;
     let mut child = Command::new(BIN)
-        .args([
-            "--broker",
-            &mosquitto.url(),
-            "--datacenters",
-            "3,4",
-            "--devices",
-            "2",
-            "--seed",
-            "5",
-        ])
+        .args(["--broker", &mosquitto.url(), "--datacenters", "3,4", "--devices", "2", "--seed", "5"])
         .args(["--interval", "1s", "--backfill-days", "1", "--step", "1h"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -51,18 +36,11 @@ async fn backfills_goes_live_and_stops_cleanly_on_sigint() {
         let ts = ts_of(payload);
         assert_eq!(ts % 3600, 0, "backfill on the hour: {payload}");
         steps.insert(ts);
-        let device = fleet
-            .devices()
-            .iter()
-            .find(|d| topic.ends_with(&d.fingerprint))
-            .expect("a fleet device");
+        let device = fleet.devices().iter().find(|d| topic.ends_with(&d.fingerprint)).expect("a fleet device");
         assert_eq!(payload, &fleet.reading(device, ts).payload);
     }
     assert_eq!(steps.len(), 24);
-    assert_eq!(
-        steps.iter().max().unwrap() - steps.iter().min().unwrap(),
-        23 * 3600
-    );
+    assert_eq!(steps.iter().max().unwrap() - steps.iter().min().unwrap(), 23 * 3600);
 
     // Then live readings, newer than the backfill.
     let newest = *steps.iter().max().unwrap();
@@ -85,10 +63,7 @@ async fn backfills_goes_live_and_stops_cleanly_on_sigint() {
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(status.success(), "exit {status}: {stderr}");
-    assert!(
-        stderr.contains("backfill: 96/96"),
-        "progress shown: {stderr}"
-    );
+    assert!(stderr.contains("backfill: 96/96"), "progress shown: {stderr}");
     // Every device said goodbye on its status topic.
     let mut offline = HashSet::new();
     while offline.len() < 4 {
@@ -120,19 +95,9 @@ fn bad_arguments_are_rejected_with_a_message() {
 
 #[test]
 fn unreachable_broker_is_a_clear_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let output = Command::new(BIN)
-        .args(["--broker", &format!("mqtt://127.0.0.1:{port}")])
-        .output()
-        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let output = Command::new(BIN).args(["--broker", &format!("mqtt://127.0.0.1:{port}")]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("cannot connect to the MQTT broker"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("cannot connect to the MQTT broker"), "{stderr}");
 }

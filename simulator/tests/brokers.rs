@@ -25,16 +25,9 @@ async fn backfill_round_trip(addr: std::net::SocketAddr, days: i64, step: i64) {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let seen = calls.clone();
     let to = MIDNIGHT + days * 86_400;
-    let total = publish_backfill(
-        &mut publisher,
-        &fleet,
-        MIDNIGHT,
-        to,
-        step,
-        move |done, total| {
-            seen.lock().unwrap().push((done, total));
-        },
-    )
+    let total = publish_backfill(&mut publisher, &fleet, MIDNIGHT, to, step, move |done, total| {
+        seen.lock().unwrap().push((done, total));
+    })
     .await
     .unwrap();
 
@@ -50,10 +43,7 @@ async fn backfill_round_trip(addr: std::net::SocketAddr, days: i64, step: i64) {
     let calls = calls.lock().unwrap().clone();
     assert_eq!(calls.first(), Some(&(0, total)));
     assert_eq!(calls.last(), Some(&(total, total)));
-    assert!(
-        calls.windows(2).all(|w| w[0].0 <= w[1].0),
-        "progress goes forward: {calls:?}"
-    );
+    assert!(calls.windows(2).all(|w| w[0].0 <= w[1].0), "progress goes forward: {calls:?}");
     publisher.disconnect().await;
     subscriber.stop().await;
 }
@@ -68,9 +58,7 @@ async fn backfill_through_mosquitto() {
 async fn backfill_through_the_embedded_broker() {
     let broker = EmbeddedBroker::start("127.0.0.1:0".parse().unwrap()).unwrap();
     backfill_round_trip(broker.addr(), 3, 900).await;
-    tokio::task::spawn_blocking(move || broker.shutdown())
-        .await
-        .unwrap();
+    tokio::task::spawn_blocking(move || broker.shutdown()).await.unwrap();
 }
 
 #[tokio::test]
@@ -83,9 +71,7 @@ async fn live_readings_and_status_through_mosquitto() {
 async fn live_readings_and_status_through_the_embedded_broker() {
     let broker = EmbeddedBroker::start("127.0.0.1:0".parse().unwrap()).unwrap();
     live_round_trip(broker.addr()).await;
-    tokio::task::spawn_blocking(move || broker.shutdown())
-        .await
-        .unwrap();
+    tokio::task::spawn_blocking(move || broker.shutdown()).await.unwrap();
 }
 
 /// Runs live publishing for a few rounds and checks readings, online/offline statuses and
@@ -93,9 +79,7 @@ async fn live_readings_and_status_through_the_embedded_broker() {
 async fn live_round_trip(addr: std::net::SocketAddr) {
     let fleet = Fleet::new(4, &[9], 2);
     let mut subscriber = Subscriber::start(addr, "live-checker").await;
-    let publisher = Publisher::connect(&format!("mqtt://{addr}"), "sim-live")
-        .await
-        .unwrap();
+    let publisher = Publisher::connect(&format!("mqtt://{addr}"), "sim-live").await.unwrap();
     let stop = CancellationToken::new();
     let live = {
         let (fleet, stop) = (fleet.clone(), stop.clone());
@@ -115,24 +99,11 @@ async fn live_round_trip(addr: std::net::SocketAddr) {
             continue;
         }
         // Each live message is the fleet's reading at the ts it carries.
-        let ts = payload
-            .rsplit(r#""ts":"#)
-            .next()
-            .unwrap()
-            .trim_end_matches('}')
-            .parse::<i64>()
-            .unwrap();
+        let ts = payload.rsplit(r#""ts":"#).next().unwrap().trim_end_matches('}').parse::<i64>().unwrap();
         let device = topic.rsplit('/').next().unwrap();
-        let d = fleet
-            .devices()
-            .iter()
-            .find(|d| d.fingerprint == device)
-            .expect("a fleet device");
+        let d = fleet.devices().iter().find(|d| d.fingerprint == device).expect("a fleet device");
         assert_eq!(payload, fleet.reading(d, ts).payload);
-        assert!(
-            (ts - fogwhisk_simulator::now_ts()).abs() < 60,
-            "live ts {ts} is now"
-        );
+        assert!((ts - fogwhisk_simulator::now_ts()).abs() < 60, "live ts {ts} is now");
         telemetry += 1;
     }
     assert_eq!(online, 2, "one online status per device before readings");
@@ -149,31 +120,18 @@ async fn live_round_trip(addr: std::net::SocketAddr) {
     // A new subscriber gets the retained status.
     let mut late = Subscriber::start(addr, "late").await;
     let (topic, payload, retained) = late.next().await;
-    assert!(
-        topic.starts_with("status/9/") && payload == "offline" && retained,
-        "{topic} {payload} {retained}"
-    );
+    assert!(topic.starts_with("status/9/") && payload == "offline" && retained, "{topic} {payload} {retained}");
     late.stop().await;
     subscriber.stop().await;
 }
 
 #[tokio::test]
 async fn unreachable_broker_and_bad_urls_are_clear_errors() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let err = Publisher::connect(&format!("mqtt://127.0.0.1:{port}"), "x")
-        .await
-        .err()
-        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let err = Publisher::connect(&format!("mqtt://127.0.0.1:{port}"), "x").await.err().unwrap();
     assert!(matches!(err, PublishError::Connect { .. }), "{err}");
     assert!(err.to_string().contains(&port.to_string()), "{err}");
-    let err = Publisher::connect("http://127.0.0.1:1883", "x")
-        .await
-        .err()
-        .unwrap();
+    let err = Publisher::connect("http://127.0.0.1:1883", "x").await.err().unwrap();
     assert!(matches!(err, PublishError::BadUrl { .. }), "{err}");
 }
 
@@ -181,13 +139,9 @@ async fn unreachable_broker_and_bad_urls_are_clear_errors() {
 async fn bad_backfill_ranges_are_rejected() {
     let mosquitto = Mosquitto::start();
     let fleet = Fleet::new(1, &[1], 1);
-    let mut publisher = Publisher::connect(&mosquitto.url(), "sim-range")
-        .await
-        .unwrap();
+    let mut publisher = Publisher::connect(&mosquitto.url(), "sim-range").await.unwrap();
     for (from, to, step) in [(10, 0, 60), (0, 10, 0), (0, 10, -5)] {
-        let err = publish_backfill(&mut publisher, &fleet, from, to, step, |_, _| {})
-            .await
-            .unwrap_err();
+        let err = publish_backfill(&mut publisher, &fleet, from, to, step, |_, _| {}).await.unwrap_err();
         assert!(matches!(err, PublishError::BadRange(_)), "{err}");
     }
     publisher.disconnect().await;

@@ -36,10 +36,12 @@ async fn site(fleet: &Fleet) -> Site {
             DeviceLogin { fingerprint: d.fingerprint.clone(), user, password }
         })
         .collect();
-    let broker = tokio::task::spawn_blocking(move || EmbeddedBroker::start_with("127.0.0.1:0".parse().unwrap(), Access::Users(users)))
-        .await
-        .unwrap()
-        .unwrap();
+    let broker = tokio::task::spawn_blocking(move || {
+        EmbeddedBroker::start_with("127.0.0.1:0".parse().unwrap(), Access::Users(users))
+    })
+    .await
+    .unwrap()
+    .unwrap();
     Site { _dir: dir, broker, feed_password, logins }
 }
 
@@ -137,7 +139,8 @@ async fn a_device_without_a_login_or_with_a_wrong_one_is_a_clear_error() {
         other => panic!("{:?}", other.map(|_| ())),
     }
     assert!(matches!(Publisher::connect(&url, "anonymous").await, Err(PublishError::Connect { .. })));
-    let text = format!("# sensors\n{} {}:{}\n\n", site.logins[0].fingerprint, site.logins[0].user, site.logins[0].password);
+    let text =
+        format!("# sensors\n{} {}:{}\n\n", site.logins[0].fingerprint, site.logins[0].user, site.logins[0].password);
     assert_eq!(DeviceLogin::parse_lines(&text).unwrap(), site.logins[..1].to_vec());
     assert!(matches!(DeviceLogin::parse_lines("9A3F21 no-colon"), Err(PublishError::BadLogin(_))));
 }

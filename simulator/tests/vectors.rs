@@ -5,16 +5,14 @@
 use std::path::PathBuf;
 
 use fogwhisk_simulator::message::{
-    fingerprint_from_chip_id, format_tenths, gas_percent_from_adc, topic, STATUS_PREFIX,
-    TELEMETRY_PREFIX,
+    fingerprint_from_chip_id, format_tenths, gas_percent_from_adc, topic, STATUS_PREFIX, TELEMETRY_PREFIX,
 };
 use fogwhisk_simulator::{format_message, Reading};
 use serde_json::Value;
 
 fn vectors() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware/test/vectors.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let vectors: Value = serde_json::from_str(&text).expect("vectors.json is JSON");
     assert_eq!(vectors["schema"], 1, "a vectors schema this test knows");
     vectors
@@ -47,11 +45,7 @@ fn every_message_vector_formats_byte_for_byte() {
             ts: input["ts"].as_i64(),
         };
         let message = format_message(&reading).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(
-            message,
-            m["message"].as_str().unwrap(),
-            "message of vector {name:?}"
-        );
+        assert_eq!(message, m["message"].as_str().unwrap(), "message of vector {name:?}");
         assert_eq!(
             topic(TELEMETRY_PREFIX, datacenter_id, fingerprint).unwrap(),
             m["topic"].as_str().unwrap(),
@@ -72,11 +66,7 @@ fn every_fingerprint_vector_matches() {
     assert!(!fingerprints.is_empty());
     for f in fingerprints {
         let chip_id = f["chip_id"].as_u64().unwrap() as u32;
-        assert_eq!(
-            fingerprint_from_chip_id(chip_id),
-            f["fingerprint"].as_str().unwrap(),
-            "chip id {chip_id}"
-        );
+        assert_eq!(fingerprint_from_chip_id(chip_id), f["fingerprint"].as_str().unwrap(), "chip id {chip_id}");
     }
 }
 

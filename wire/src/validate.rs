@@ -113,23 +113,37 @@ impl AggregateRecord {
             out.push(problem("metric", "invalid_metric", m));
         }
         match parse_day(&self.day) {
-            None => out.push(problem("day", "invalid_day", format!("{:?} is not an existing day written as YYYY-MM-DD", self.day))),
+            None => out.push(problem(
+                "day",
+                "invalid_day",
+                format!("{:?} is not an existing day written as YYYY-MM-DD", self.day),
+            )),
             Some(d) if d < parse_day(FIRST_DAY).unwrap_or(0) => {
                 out.push(problem("day", "day_out_of_range", format!("{} is before {FIRST_DAY}", self.day)))
             }
-            Some(d) if d > today + 1 => {
-                out.push(problem("day", "day_out_of_range", format!("{} is in the future (later than tomorrow, UTC)", self.day)))
-            }
+            Some(d) if d > today + 1 => out.push(problem(
+                "day",
+                "day_out_of_range",
+                format!("{} is in the future (later than tomorrow, UTC)", self.day),
+            )),
             Some(_) => {}
         }
         let tz_ok = self.tz.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '+' | '-'));
         if self.tz.is_empty() || self.tz.len() > MAX_TZ_LEN || !tz_ok {
-            out.push(problem("tz", "invalid_tz", format!("{:?} is not an IANA time zone name (e.g. Europe/Rome)", self.tz)));
+            out.push(problem(
+                "tz",
+                "invalid_tz",
+                format!("{:?} is not an IANA time zone name (e.g. Europe/Rome)", self.tz),
+            ));
         }
         if self.count == 0 {
             out.push(problem("count", "zero_count", "must be at least 1"));
         } else if self.count > MAX_COUNT {
-            out.push(problem("count", "count_too_large", format!("must be at most {MAX_COUNT} (an InfluxDB integer), got {}", self.count)));
+            out.push(problem(
+                "count",
+                "count_too_large",
+                format!("must be at most {MAX_COUNT} (an InfluxDB integer), got {}", self.count),
+            ));
         }
         let mut finite = true;
         for (name, v) in [("min", self.min), ("max", self.max), ("mean", self.mean), ("median", self.median)] {
@@ -205,7 +219,17 @@ mod tests {
         assert_eq!(parse_day("2000-03-01"), Some(11_017));
         assert_eq!(parse_day("2026-11-23"), Some(20_780));
         assert_eq!(parse_day("2024-02-29"), Some(19_782));
-        for bad in ["2026-02-29", "2026-02-30", "2026-13-01", "2026-00-10", "2026-1-01", "20261101", "2026-11-23T00", "+026-11-23", "2026-11-00"] {
+        for bad in [
+            "2026-02-29",
+            "2026-02-30",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-01",
+            "20261101",
+            "2026-11-23T00",
+            "+026-11-23",
+            "2026-11-00",
+        ] {
             assert_eq!(parse_day(bad), None, "{bad}");
         }
         assert!(utc_today() > parse_day("2025-01-01").unwrap());

@@ -34,7 +34,9 @@ async fn run(addr: SocketAddr, qos: QoS, count: usize, logins: Option<&Logins>) 
         o
     };
     let (filter, sub_login, pub_login) = match logins {
-        Some((user, password, feed)) => ("telemetry/#", Some((FEED_USER, feed.as_str())), Some((user.as_str(), password.as_str()))),
+        Some((user, password, feed)) => {
+            ("telemetry/#", Some((FEED_USER, feed.as_str())), Some((user.as_str(), password.as_str())))
+        }
         None => ("bench/#", None, None),
     };
     let (sub, mut sub_loop) = AsyncClient::new(options("bench-sub", sub_login), 1000);
@@ -68,10 +70,7 @@ async fn run(addr: SocketAddr, qos: QoS, count: usize, logins: Option<&Logins>) 
             Some(_) => "telemetry/7/9A3F21".to_string(),
             None => format!("bench/{}", i % 8),
         };
-        publisher
-            .publish(topic, qos, false, PAYLOAD)
-            .await
-            .unwrap();
+        publisher.publish(topic, qos, false, PAYLOAD).await.unwrap();
     }
     let (received, last) = receiver.await.unwrap();
     driver.abort();
@@ -79,23 +78,18 @@ async fn run(addr: SocketAddr, qos: QoS, count: usize, logins: Option<&Logins>) 
 }
 
 fn start_mosquitto() -> Option<(std::process::Child, SocketAddr, tempfile::TempDir)> {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
+    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
     let dir = tempfile::tempdir().ok()?;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).ok()?;
     let conf = dir.path().join("mosquitto.conf");
     let mut file = std::fs::File::create(&conf).ok()?;
-    write!(file, "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nmax_queued_messages 0\n").ok()?;
+    write!(
+        file,
+        "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nmax_queued_messages 0\n"
+    )
+    .ok()?;
     std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).ok()?;
-    let child = Command::new("mosquitto")
-        .arg("-c")
-        .arg(&conf)
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
+    let child = Command::new("mosquitto").arg("-c").arg(&conf).stderr(Stdio::null()).spawn().ok()?;
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().ok()?;
     for _ in 0..250 {
         if TcpStream::connect(addr).is_ok() {
@@ -107,26 +101,15 @@ fn start_mosquitto() -> Option<(std::process::Child, SocketAddr, tempfile::TempD
 }
 
 fn report(name: &str, qos: QoS, count: usize, (received, secs): (usize, f64)) {
-    println!(
-        "{name:<10} {qos:?}: {received}/{count} delivered in {secs:.2} s = {:.0} msgs/s",
-        received as f64 / secs
-    );
+    println!("{name:<10} {qos:?}: {received}/{count} delivered in {secs:.2} s = {:.0} msgs/s", received as f64 / secs);
 }
 
 fn main() {
-    let count: usize = std::env::var("MESSAGES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50_000);
+    let count: usize = std::env::var("MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(50_000);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let broker = EmbeddedBroker::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
-        report(
-            "embedded",
-            qos,
-            count,
-            runtime.block_on(run(broker.addr(), qos, count, None)),
-        );
+        report("embedded", qos, count, runtime.block_on(run(broker.addr(), qos, count, None)));
     }
     broker.shutdown();
     let dir = tempfile::tempdir().unwrap();
@@ -141,12 +124,7 @@ fn main() {
     broker.shutdown();
     if let Some((mut child, addr, _dir)) = start_mosquitto() {
         for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
-            report(
-                "mosquitto",
-                qos,
-                count,
-                runtime.block_on(run(addr, qos, count, None)),
-            );
+            report("mosquitto", qos, count, runtime.block_on(run(addr, qos, count, None)));
         }
         let _ = child.kill();
         let _ = child.wait();

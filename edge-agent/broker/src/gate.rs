@@ -118,7 +118,12 @@ async fn connection(stream: TcpStream, gate: &Gate) -> Result<(), Closed> {
     let grant = match gate.users.authenticate(&user, &login.password) {
         Ok(Some(grant)) => grant,
         Ok(None) => {
-            return refuse(&mut tx, ConnectReturnCode::BadUserNamePassword, format!("user {user:?}: unknown or wrong password")).await
+            return refuse(
+                &mut tx,
+                ConnectReturnCode::BadUserNamePassword,
+                format!("user {user:?}: unknown or wrong password"),
+            )
+            .await
         }
         Err(err) => {
             tracing::error!(error = %err, "cannot read the MQTT user file");
@@ -128,7 +133,12 @@ async fn connection(stream: TcpStream, gate: &Gate) -> Result<(), Closed> {
     if let Some(w) = &will {
         let topic = String::from_utf8_lossy(&w.topic);
         if !grant.may_publish(&topic) {
-            return refuse(&mut tx, ConnectReturnCode::NotAuthorized, format!("user {user:?}: last will on {topic:?} not allowed")).await;
+            return refuse(
+                &mut tx,
+                ConnectReturnCode::NotAuthorized,
+                format!("user {user:?}: last will on {topic:?} not allowed"),
+            )
+            .await;
         }
     }
     if !connect.client_id.is_empty() {
@@ -217,7 +227,8 @@ mod tests {
 
     #[test]
     fn connect_round_trips_through_the_codec() {
-        let connect = rumqttd::protocol::Connect { keep_alive: 30, client_id: "agent:feed".into(), clean_session: true };
+        let connect =
+            rumqttd::protocol::Connect { keep_alive: 30, client_id: "agent:feed".into(), clean_session: true };
         let login = Login { username: GATE_USER.into(), password: "s".repeat(64) };
         let mut out = BytesMut::new();
         V4.write(Packet::Connect(connect, None, None, None, Some(login.clone())), &mut out).unwrap();

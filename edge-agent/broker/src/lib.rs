@@ -93,14 +93,8 @@ pub enum BrokerError {
     #[error("the MQTT listener on {addr} failed: {message}")]
     Listener { addr: SocketAddr, message: String },
     /// The listener did not accept an MQTT connection in time.
-    #[error(
-        "the MQTT listener on {addr} did not accept a connection within {waited:?}: {last_error}"
-    )]
-    NotReady {
-        addr: SocketAddr,
-        waited: Duration,
-        last_error: String,
-    },
+    #[error("the MQTT listener on {addr} did not accept a connection within {waited:?}: {last_error}")]
+    NotReady { addr: SocketAddr, waited: Duration, last_error: String },
     /// The broker's thread could not be started.
     #[error("cannot start the MQTT broker's thread: {0}")]
     Thread(#[source] io::Error),
@@ -133,7 +127,8 @@ impl EmbeddedBroker {
         let gate_listener = std::net::TcpListener::bind(listen)
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .map_err(|source| BrokerError::AddrUnavailable { addr: listen, source })?;
-        let addr = gate_listener.local_addr().map_err(|source| BrokerError::AddrUnavailable { addr: listen, source })?;
+        let addr =
+            gate_listener.local_addr().map_err(|source| BrokerError::AddrUnavailable { addr: listen, source })?;
         let secret: String = {
             use rand::Rng;
             let mut rng = rand::thread_rng();
@@ -150,12 +145,8 @@ impl EmbeddedBroker {
     /// Starts rumqttd on `listen`; with a gate, rumqttd accepts only the gate's credentials and the
     /// gate serves its listener on the same runtime.
     fn start_rumqttd(listen: SocketAddr, gate: Option<(std::net::TcpListener, Gate)>) -> Result<Self, BrokerError> {
-        let reserve = |listen| {
-            probe::reserve(listen).map_err(|source| BrokerError::AddrUnavailable {
-                addr: listen,
-                source,
-            })
-        };
+        let reserve =
+            |listen| probe::reserve(listen).map_err(|source| BrokerError::AddrUnavailable { addr: listen, source });
         let mut addr = reserve(listen)?;
         let router_tx = Router::new(0, config::router()).spawn();
         // A fixed port that was free a moment ago can be held briefly when rumqttd binds it (seen on
@@ -167,7 +158,8 @@ impl EmbeddedBroker {
             if let Some((_, g)) = &gate {
                 let secret = g.secret.clone();
                 settings.set_auth_handler(move |_client, user: String, password: String| {
-                    let ok = user == GATE_USER && subtle::ConstantTimeEq::ct_eq(password.as_bytes(), secret.as_bytes()).into();
+                    let ok = user == GATE_USER
+                        && subtle::ConstantTimeEq::ct_eq(password.as_bytes(), secret.as_bytes()).into();
                     std::future::ready(ok)
                 });
             }
@@ -175,7 +167,8 @@ impl EmbeddedBroker {
             // Each attempt's runtime gets the gate's listener and a gate pointing at this attempt's port.
             let this_gate = match &gate {
                 Some((listener, g)) => {
-                    let listener = listener.try_clone().map_err(|source| BrokerError::AddrUnavailable { addr, source })?;
+                    let listener =
+                        listener.try_clone().map_err(|source| BrokerError::AddrUnavailable { addr, source })?;
                     Some((listener, Arc::new(Gate { users: g.users.clone(), inner: addr, secret: g.secret.clone() })))
                 }
                 None => None,
@@ -239,10 +232,7 @@ fn launch(
     let thread = thread::Builder::new()
         .name("fogwhisk-mqtt".to_string())
         .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(runtime) => runtime,
                 Err(err) => {
                     let _ = failed_tx.send(format!("cannot build its runtime: {err}"));
@@ -276,11 +266,7 @@ fn launch(
             runtime.shutdown_timeout(SHUTDOWN_GRACE);
         })
         .map_err(BrokerError::Thread)?;
-    let mut broker = EmbeddedBroker {
-        addr,
-        stop: Some(stop_tx),
-        thread: Some(thread),
-    };
+    let mut broker = EmbeddedBroker { addr, stop: Some(stop_tx), thread: Some(thread) };
 
     let started = Instant::now();
     loop {
@@ -297,11 +283,7 @@ fn launch(
         };
         if started.elapsed() >= READY_TIMEOUT {
             broker.stop();
-            return Err(BrokerError::NotReady {
-                addr,
-                waited: READY_TIMEOUT,
-                last_error,
-            });
+            return Err(BrokerError::NotReady { addr, waited: READY_TIMEOUT, last_error });
         }
         thread::sleep(Duration::from_millis(10));
     }

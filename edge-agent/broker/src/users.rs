@@ -104,10 +104,9 @@ impl Grant {
                 ],
                 subscribe: Vec::new(),
             },
-            Role::Feed => Self {
-                publish: Vec::new(),
-                subscribe: vec!["telemetry/#".to_string(), "status/#".to_string()],
-            },
+            Role::Feed => {
+                Self { publish: Vec::new(), subscribe: vec!["telemetry/#".to_string(), "status/#".to_string()] }
+            }
         }
     }
 
@@ -219,7 +218,8 @@ impl Users {
     }
 
     fn set(&self, user: &str, role: Role, replace: bool) -> Result<String, UsersError> {
-        if user.is_empty() || user.len() > 64 || !user.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+        if user.is_empty() || user.len() > 64 || !user.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
             return Err(UsersError::BadUser(user.to_string()));
         }
         let mut users = self.load()?;
@@ -235,9 +235,16 @@ impl Users {
     /// Writes the file atomically with mode 0600.
     fn save(&self, users: &BTreeMap<String, UserEntry>) -> Result<(), UsersError> {
         let io_err = |source| UsersError::Io { path: self.path.clone(), source };
-        let text = serde_json::to_vec_pretty(users).map_err(|source| UsersError::Format { path: self.path.clone(), source })?;
+        let text = serde_json::to_vec_pretty(users)
+            .map_err(|source| UsersError::Format { path: self.path.clone(), source })?;
         let tmp = self.path.with_extension(format!("tmp{}", std::process::id()));
-        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(io_err)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io_err)?;
         file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io_err)?;
         file.write_all(&text).and_then(|()| file.sync_all()).map_err(io_err)?;
         std::fs::rename(&tmp, &self.path).map_err(io_err)

@@ -29,11 +29,7 @@ fn mosquitto_pub(addr: SocketAddr, args: &[&str]) {
         .args(args)
         .output()
         .expect("mosquitto_pub (Debian package mosquitto-clients) must be installed");
-    assert!(
-        output.status.success(),
-        "mosquitto_pub {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "mosquitto_pub {args:?}: {}", String::from_utf8_lossy(&output.stderr));
 }
 
 /// A running mosquitto_sub in debug mode, whose stdout lines arrive on a channel. Killed when
@@ -65,17 +61,7 @@ impl Sub {
         let port = addr.port().to_string();
         // stdbuf: mosquitto_sub only flushes its output per line on a terminal.
         let mut child = Command::new("stdbuf")
-            .args([
-                "-oL",
-                "mosquitto_sub",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-V",
-                "mqttv311",
-                "-d",
-            ])
+            .args(["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", &port, "-V", "mqttv311", "-d"])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -94,9 +80,7 @@ impl Sub {
     }
 
     fn next_line(&mut self) -> String {
-        self.lines
-            .recv_timeout(WAIT)
-            .expect("no output from mosquitto_sub in time")
+        self.lines.recv_timeout(WAIT).expect("no output from mosquitto_sub in time")
     }
 
     fn wait_for(&mut self, pred: impl Fn(&str) -> bool) -> String {
@@ -125,10 +109,7 @@ impl Sub {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
             }
-            assert!(
-                rx.try_recv().is_err(),
-                "mosquitto_sub (pid {pid}) did not exit in time"
-            );
+            assert!(rx.try_recv().is_err(), "mosquitto_sub (pid {pid}) did not exit in time");
             thread::sleep(std::time::Duration::from_millis(20));
         };
         assert!(status.success(), "mosquitto_sub exited with {status}");
@@ -142,19 +123,10 @@ impl Sub {
 #[test]
 fn mosquitto_pub_to_mosquitto_sub_at_qos0_and_qos1() {
     let broker = start();
-    let mut sub = Sub::start(
-        broker.addr(),
-        &["-q", "1", "-v", "-C", "2", "-t", "telemetry/#"],
-    );
-    mosquitto_pub(
-        broker.addr(),
-        &["-q", "0", "-t", "telemetry/7/9A3F21", "-m", MESSAGE],
-    );
+    let mut sub = Sub::start(broker.addr(), &["-q", "1", "-v", "-C", "2", "-t", "telemetry/#"]);
+    mosquitto_pub(broker.addr(), &["-q", "0", "-t", "telemetry/7/9A3F21", "-m", MESSAGE]);
     assert_eq!(sub.next_message(), format!("telemetry/7/9A3F21 {MESSAGE}"));
-    mosquitto_pub(
-        broker.addr(),
-        &["-q", "1", "-t", "telemetry/12/0A0B0C", "-m", "second"],
-    );
+    mosquitto_pub(broker.addr(), &["-q", "1", "-t", "telemetry/12/0A0B0C", "-m", "second"]);
     // At QoS 1 the broker delivers with a packet id; -d shows it as q1.
     let debug = sub.wait_for(|line| line.contains("PUBLISH"));
     assert!(debug.contains("q1"), "{debug}");
@@ -169,14 +141,9 @@ async fn mosquitto_pub_reaches_an_rumqttc_subscriber_byte_for_byte() {
     let (mut sub, _) = TestClient::connect(broker.addr(), "rumqttc-sub", true).await;
     sub.subscribe("telemetry/+/+", QoS::AtLeastOnce).await;
     let addr = broker.addr();
-    tokio::task::spawn_blocking(move || {
-        mosquitto_pub(
-            addr,
-            &["-q", "1", "-t", "telemetry/7/9A3F21", "-m", MESSAGE],
-        )
-    })
-    .await
-    .unwrap();
+    tokio::task::spawn_blocking(move || mosquitto_pub(addr, &["-q", "1", "-t", "telemetry/7/9A3F21", "-m", MESSAGE]))
+        .await
+        .unwrap();
     let got = sub.next_publish().await;
     assert_eq!(got.topic, "telemetry/7/9A3F21");
     assert_eq!(&got.payload[..], MESSAGE.as_bytes());
@@ -190,23 +157,13 @@ async fn rumqttc_publisher_reaches_mosquitto_sub_in_order() {
     let addr = broker.addr();
     let count = 200;
     let count_arg = count.to_string();
-    let mut sub = tokio::task::spawn_blocking(move || {
-        Sub::start(addr, &["-q", "1", "-C", &count_arg, "-t", "telemetry/#"])
-    })
-    .await
-    .unwrap();
-    let (mut publisher, _) = TestClient::connect(addr, "rumqttc-pub", true).await;
-    for i in 0..count {
-        publisher
-            .client
-            .publish(
-                "telemetry/1/ABCDEF",
-                QoS::AtLeastOnce,
-                false,
-                format!("reading {i}"),
-            )
+    let mut sub =
+        tokio::task::spawn_blocking(move || Sub::start(addr, &["-q", "1", "-C", &count_arg, "-t", "telemetry/#"]))
             .await
             .unwrap();
+    let (mut publisher, _) = TestClient::connect(addr, "rumqttc-pub", true).await;
+    for i in 0..count {
+        publisher.client.publish("telemetry/1/ABCDEF", QoS::AtLeastOnce, false, format!("reading {i}")).await.unwrap();
     }
     publisher.wait_pubacks(count).await;
     let received = tokio::task::spawn_blocking(move || {
@@ -225,30 +182,11 @@ async fn rumqttc_publisher_reaches_mosquitto_sub_in_order() {
 #[test]
 fn persistent_mosquitto_sub_session_gets_messages_sent_while_away() {
     let broker = start();
-    let session = [
-        "-c",
-        "-i",
-        "persistent-sub",
-        "-q",
-        "1",
-        "-v",
-        "-t",
-        "telemetry/#",
-    ];
+    let session = ["-c", "-i", "persistent-sub", "-q", "1", "-v", "-t", "telemetry/#"];
     // Subscribe with a persistent session (-c: clean session off), then go away.
     Sub::start(broker.addr(), &session).kill();
     for i in 0..3 {
-        mosquitto_pub(
-            broker.addr(),
-            &[
-                "-q",
-                "1",
-                "-t",
-                "telemetry/7/9A3F21",
-                "-m",
-                &format!("away {i}"),
-            ],
-        );
+        mosquitto_pub(broker.addr(), &["-q", "1", "-t", "telemetry/7/9A3F21", "-m", &format!("away {i}")]);
     }
     // Reconnecting with the same client id resumes the session: the subscription still exists
     // and the three messages arrive (possibly before mosquitto_sub's own SUBACK).

@@ -28,10 +28,11 @@ async fn site() -> Site {
     let feed_password = users.ensure_feed(false).unwrap().expect("a new feed user");
     assert_eq!(users.ensure_feed(false).unwrap(), None, "the feed user is created once");
     let access = Access::Users(users.clone());
-    let broker = tokio::task::spawn_blocking(move || EmbeddedBroker::start_with("127.0.0.1:0".parse().unwrap(), access))
-        .await
-        .unwrap()
-        .unwrap();
+    let broker =
+        tokio::task::spawn_blocking(move || EmbeddedBroker::start_with("127.0.0.1:0".parse().unwrap(), access))
+            .await
+            .unwrap()
+            .unwrap();
     Site { _dir: dir, users, broker, feed_password }
 }
 
@@ -41,7 +42,8 @@ impl Site {
     }
 
     async fn feed(&self) -> TestClient {
-        let (mut feed, _) = TestClient::connect_as(self.addr(), "feed", true, Some((FEED_USER, &self.feed_password))).await.unwrap();
+        let (mut feed, _) =
+            TestClient::connect_as(self.addr(), "feed", true, Some((FEED_USER, &self.feed_password))).await.unwrap();
         feed.subscribe("telemetry/#", QoS::AtLeastOnce).await;
         feed
     }
@@ -69,7 +71,8 @@ async fn a_device_publishes_on_its_own_topic_and_the_feed_receives_it() {
     assert!(!stored.contains(&password) && !stored.contains(&site.feed_password), "passwords are stored hashed");
 
     let mut feed = site.feed().await;
-    let (mut device, _) = TestClient::connect_as(site.addr(), "sensor-9A3F21", true, Some((&user, &password))).await.unwrap();
+    let (mut device, _) =
+        TestClient::connect_as(site.addr(), "sensor-9A3F21", true, Some((&user, &password))).await.unwrap();
     device.client.publish("telemetry/7/9A3F21", QoS::AtLeastOnce, false, READING).await.unwrap();
     device.wait_pubacks(1).await;
     let got = feed.next_publish().await;
@@ -111,7 +114,8 @@ async fn a_device_publishing_on_another_devices_topic_is_not_delivered_and_disco
     site.users.add_device(7, "00C0DE", None, false).unwrap();
     let mut feed = site.feed().await;
     for forged in ["telemetry/7/00C0DE", "telemetry/8/9A3F21", "status/7/00C0DE", "other"] {
-        let (mut device, _) = TestClient::connect_as(site.addr(), "sensor", true, Some((&user, &password))).await.unwrap();
+        let (mut device, _) =
+            TestClient::connect_as(site.addr(), "sensor", true, Some((&user, &password))).await.unwrap();
         device.client.publish(forged, QoS::AtLeastOnce, false, READING).await.unwrap();
         let err = closed(&mut device).await;
         assert!(!err.is_empty(), "{forged}");
@@ -135,15 +139,18 @@ async fn the_feed_user_subscribes_only_and_sessions_stay_with_their_user() {
     let site = site().await;
     let (user, password) = site.users.add_device(7, "9A3F21", None, false).unwrap();
     // The feed's persistent session: subscribe, go away.
-    let (mut feed, _) = TestClient::connect_as(site.addr(), "agent-feed", false, Some((FEED_USER, &site.feed_password))).await.unwrap();
+    let (mut feed, _) =
+        TestClient::connect_as(site.addr(), "agent-feed", false, Some((FEED_USER, &site.feed_password))).await.unwrap();
     feed.subscribe("telemetry/#", QoS::AtLeastOnce).await;
     feed.disconnect().await;
     // A device connecting with the feed's client id gets a session of its own, not the feed's.
-    let (mut thief, present) = TestClient::connect_as(site.addr(), "agent-feed", false, Some((&user, &password))).await.unwrap();
+    let (mut thief, present) =
+        TestClient::connect_as(site.addr(), "agent-feed", false, Some((&user, &password))).await.unwrap();
     assert!(!present, "the feed's session is not handed to another user");
     thief.client.publish("telemetry/7/9A3F21", QoS::AtLeastOnce, false, "while away").await.unwrap();
     thief.wait_pubacks(1).await;
-    let (mut feed, present) = TestClient::connect_as(site.addr(), "agent-feed", false, Some((FEED_USER, &site.feed_password))).await.unwrap();
+    let (mut feed, present) =
+        TestClient::connect_as(site.addr(), "agent-feed", false, Some((FEED_USER, &site.feed_password))).await.unwrap();
     assert!(present);
     let got = feed.next_publish().await;
     assert_eq!(&got.payload[..], b"while away");
@@ -151,7 +158,10 @@ async fn the_feed_user_subscribes_only_and_sessions_stay_with_their_user() {
     // The feed may not publish, nor subscribe outside telemetry/# and status/#.
     feed.client.publish("telemetry/7/9A3F21", QoS::AtLeastOnce, false, READING).await.unwrap();
     closed(&mut feed).await;
-    let (mut feed, _) = TestClient::connect_as(site.addr(), "agent-feed-2", true, Some((FEED_USER, &site.feed_password))).await.unwrap();
+    let (mut feed, _) =
+        TestClient::connect_as(site.addr(), "agent-feed-2", true, Some((FEED_USER, &site.feed_password)))
+            .await
+            .unwrap();
     feed.client.subscribe("#", QoS::AtLeastOnce).await.unwrap();
     closed(&mut feed).await;
 }

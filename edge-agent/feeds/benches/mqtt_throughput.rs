@@ -45,13 +45,8 @@ async fn setup(qos: u8, topic: &str, direct: bool) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let sink = Arc::new(Counter::default());
     let options = FeedsOptions { direct_fire: direct, ..Default::default() };
-    let feeds = Feeds::start_with(dir.path(), sink.clone(), CancellationToken::new(), options)
-        .await
-        .unwrap();
-    feeds
-        .mqtt(req("CREATE", "/bench/t", json!({"url": broker.url(), "topic": topic, "qos": qos})))
-        .await
-        .unwrap();
+    let feeds = Feeds::start_with(dir.path(), sink.clone(), CancellationToken::new(), options).await.unwrap();
+    feeds.mqtt(req("CREATE", "/bench/t", json!({"url": broker.url(), "topic": topic, "qos": qos}))).await.unwrap();
     Setup { broker, _dir: dir, sink, feeds }
 }
 
@@ -66,7 +61,10 @@ fn qos_of(qos: u8) -> QoS {
 async fn run(qos: u8, n: usize) {
     let Setup { broker, _dir, sink, feeds } = setup(qos, "bench/+", false).await;
     let payloads: Vec<Vec<u8>> = (0..n)
-        .map(|i| format!(r#"{{"device_fingerprint":"9A3F21","datacenter_id":7,"temperature":21.{i},"humidity":48.0}}"#).into_bytes())
+        .map(|i| {
+            format!(r#"{{"device_fingerprint":"9A3F21","datacenter_id":7,"temperature":21.{i},"humidity":48.0}}"#)
+                .into_bytes()
+        })
         .collect();
     let started = Instant::now();
     publish_all(broker.port, "bench/1", &payloads, qos_of(qos)).await;
@@ -103,10 +101,8 @@ async fn latency(qos: u8, n: usize, direct: bool) {
     let Setup { broker, _dir, sink, feeds } = setup(qos, "lat/+", direct).await;
     let q = qos_of(qos);
     // A plain subscriber on the same broker, and one publisher connection for both measurements.
-    let (sub, mut sub_el) = rumqttc::AsyncClient::new(
-        rumqttc::MqttOptions::new("floor-sub", "127.0.0.1", broker.port),
-        64,
-    );
+    let (sub, mut sub_el) =
+        rumqttc::AsyncClient::new(rumqttc::MqttOptions::new("floor-sub", "127.0.0.1", broker.port), 64);
     sub.subscribe("floor/+", q).await.unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -116,25 +112,19 @@ async fn latency(qos: u8, n: usize, direct: bool) {
             }
         }
     });
-    let (publ, mut pub_el) = rumqttc::AsyncClient::new(
-        rumqttc::MqttOptions::new("lat-pub", "127.0.0.1", broker.port),
-        64,
-    );
+    let (publ, mut pub_el) =
+        rumqttc::AsyncClient::new(rumqttc::MqttOptions::new("lat-pub", "127.0.0.1", broker.port), 64);
     tokio::spawn(async move { while pub_el.poll().await.is_ok() {} });
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let (mut floor, mut feed) = (Vec::new(), Vec::new());
     for i in 0..n {
         let t0 = Instant::now();
-        publ.publish("floor/1", q, false, format!("{i}"))
-            .await
-            .unwrap();
+        publ.publish("floor/1", q, false, format!("{i}")).await.unwrap();
         let t1 = rx.recv().await.unwrap();
         floor.push(t1 - t0);
         let before = sink.0.load(Ordering::Relaxed);
         let t0 = Instant::now();
-        publ.publish("lat/1", q, false, format!("{i}"))
-            .await
-            .unwrap();
+        publ.publish("lat/1", q, false, format!("{i}")).await.unwrap();
         while sink.0.load(Ordering::Relaxed) == before {
             sink.1.notified().await;
         }
@@ -142,9 +132,7 @@ async fn latency(qos: u8, n: usize, direct: bool) {
     }
     floor.sort();
     feed.sort();
-    let pct = |v: &Vec<std::time::Duration>, p: f64| {
-        v[((v.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1000.0
-    };
+    let pct = |v: &Vec<std::time::Duration>, p: f64| v[((v.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1000.0;
     println!(
         "QoS {qos} latency over {n} messages (direct mode {direct}): broker -> plain subscriber p50 {:.3} ms p99 {:.3} ms; broker -> feed -> sink p50 {:.3} ms p99 {:.3} ms",
         pct(&floor, 0.5), pct(&floor, 0.99), pct(&feed, 0.5), pct(&feed, 0.99)

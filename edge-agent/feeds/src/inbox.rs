@@ -26,17 +26,9 @@ pub(crate) const WRITER_CAPACITY: usize = 16_384;
 pub(crate) enum WriterItem {
     /// A message from a broker, with the triggers whose filters match it (maybe none: it is then
     /// only acknowledged).
-    Publish {
-        client: AsyncClient,
-        client_id: Arc<str>,
-        publish: Publish,
-        triggers: Vec<String>,
-    },
+    Publish { client: AsyncClient, client_id: Arc<str>, publish: Publish, triggers: Vec<String> },
     /// A connection status change for these triggers.
-    Status {
-        triggers: Vec<String>,
-        body: &'static str,
-    },
+    Status { triggers: Vec<String>, body: &'static str },
 }
 
 pub(crate) type WriterTx = mpsc::Sender<WriterItem>;
@@ -44,12 +36,7 @@ pub(crate) type WriterTx = mpsc::Sender<WriterItem>;
 /// FNV-1a over topic and payload: tells a redelivery from a new message reusing a packet id.
 fn content_hash(topic: &str, payload: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in topic
-        .as_bytes()
-        .iter()
-        .chain([0u8].iter())
-        .chain(payload.iter())
-    {
+    for b in topic.as_bytes().iter().chain([0u8].iter()).chain(payload.iter()) {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
@@ -65,10 +52,7 @@ fn message_payload(shared: &Shared, p: &Publish, msg_id: &str) -> Value {
     let max = shared.options.max_body_bytes;
     let mut error = None;
     let bytes: &[u8] = if p.payload.len() > max {
-        error = Some(format!(
-            "payload of {} bytes exceeds the limit of {max} bytes (truncated)",
-            p.payload.len()
-        ));
+        error = Some(format!("payload of {} bytes exceeds the limit of {max} bytes (truncated)", p.payload.len()));
         &p.payload[..max]
     } else {
         &p.payload
@@ -77,9 +61,7 @@ fn message_payload(shared: &Shared, p: &Publish, msg_id: &str) -> Value {
         Ok(s) => s.to_string(),
         Err(_) => {
             if error.is_none() {
-                error = Some(
-                    "payload is not valid UTF-8 (invalid bytes replaced by U+FFFD)".to_string(),
-                );
+                error = Some("payload is not valid UTF-8 (invalid bytes replaced by U+FFFD)".to_string());
             }
             String::from_utf8_lossy(bytes).into_owned()
         }
@@ -119,9 +101,8 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<WriterItem>) {
                 Err(_) => break,
             }
         }
-        let direct = shared.options.direct_fire
-            && items.len() <= DIRECT_MAX
-            && Stats::get(&shared.stats.inbox_depth) == 0;
+        let direct =
+            shared.options.direct_fire && items.len() <= DIRECT_MAX && Stats::get(&shared.stats.inbox_depth) == 0;
         let recorded = if direct {
             fire_direct(&shared, &items).await
         } else {
@@ -139,10 +120,7 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<WriterItem>) {
         }
         // Acknowledge only now that the events are durably recorded.
         for item in items {
-            if let WriterItem::Publish {
-                client, publish, ..
-            } = item
-            {
+            if let WriterItem::Publish { client, publish, .. } = item {
                 if publish.qos != QoS::AtMostOnce && client.try_ack(&publish).is_err() {
                     shared.tracker.spawn(async move {
                         let _ = client.ack(&publish).await;
@@ -172,10 +150,7 @@ async fn fire_direct(shared: &Arc<Shared>, items: &[WriterItem]) -> bool {
                 // The worker retries it (and handles a vanished trigger) in order with the rest.
                 tracing::debug!(trigger = %ev.trigger, error = %e, "direct fire failed; event goes to the inbox");
                 Stats::add(&shared.stats.fires_failed, 1);
-                let rest = Batch {
-                    events: std::iter::once(ev).chain(events).collect(),
-                    ..Batch::default()
-                };
+                let rest = Batch { events: std::iter::once(ev).chain(events).collect(), ..Batch::default() };
                 return store(shared, rest).await;
             }
         }
@@ -226,12 +201,7 @@ async fn prepare(shared: &Arc<Shared>, items: &[WriterItem]) -> Result<Batch, cr
     let mut seen: HashMap<String, u64> = HashMap::new();
     for item in items {
         match item {
-            WriterItem::Publish {
-                client_id,
-                publish: p,
-                triggers,
-                ..
-            } => {
+            WriterItem::Publish { client_id, publish: p, triggers, .. } => {
                 Stats::add(&shared.stats.mqtt_messages, 1);
                 let mut msg_id = None;
                 if p.qos != QoS::AtMostOnce {
@@ -255,13 +225,7 @@ async fn prepare(shared: &Arc<Shared>, items: &[WriterItem]) -> Result<Batch, cr
                         }
                         let id = new_msg_id();
                         seen.insert(key.clone(), hash);
-                        batch.dedup.push((
-                            key,
-                            DedupRecord {
-                                hash,
-                                msg_id: id.clone(),
-                            },
-                        ));
+                        batch.dedup.push((key, DedupRecord { hash, msg_id: id.clone() }));
                         msg_id = Some(id);
                     }
                 }

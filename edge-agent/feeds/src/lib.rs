@@ -170,11 +170,7 @@ impl Feeds {
         mqtt.restore().await?;
         alarms.restore().await?;
         worker::spawn_worker(shared.clone(), mqtt.clone(), alarms.clone());
-        Ok(Feeds {
-            shared,
-            mqtt,
-            alarms,
-        })
+        Ok(Feeds { shared, mqtt, alarms })
     }
 
     /// Runs the `mqtt_feed` action: returns its result, or the error for `{error}`.

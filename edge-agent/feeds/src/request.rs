@@ -68,21 +68,13 @@ impl std::fmt::Debug for FeedRequest {
 impl FeedRequest {
     /// Builds a request, parsing `event` from its OpenWhisk string.
     pub fn new(event: &str, trigger: &str, params: Map<String, Value>) -> Result<Self, FeedError> {
-        Ok(FeedRequest {
-            event: event.parse()?,
-            trigger: trigger.to_string(),
-            params,
-        })
+        Ok(FeedRequest { event: event.parse()?, trigger: trigger.to_string(), params })
     }
 
     /// The trigger's namespace and name, checked to be of the form `/ns/name`.
     pub(crate) fn trigger_parts(&self) -> Result<(&str, &str), FeedError> {
-        let bad = || {
-            FeedError::BadRequest(format!(
-                "triggerName '{}' must be of the form /namespace/name",
-                self.trigger
-            ))
-        };
+        let bad =
+            || FeedError::BadRequest(format!("triggerName '{}' must be of the form /namespace/name", self.trigger));
         let rest = self.trigger.strip_prefix('/').ok_or_else(bad)?;
         let (ns, name) = rest.split_once('/').ok_or_else(bad)?;
         if ns.is_empty() || name.is_empty() || name.contains('/') {
@@ -107,16 +99,13 @@ impl FeedRequest {
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
             Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-            Some(_) => Err(FeedError::BadRequest(format!(
-                "parameter '{key}' must be a string"
-            ))),
+            Some(_) => Err(FeedError::BadRequest(format!("parameter '{key}' must be a string"))),
         }
     }
 
     /// A non-negative integer parameter (a JSON number or a decimal string).
     pub(crate) fn uint_param(&self, key: &str) -> Result<Option<u64>, FeedError> {
-        let bad =
-            || FeedError::BadRequest(format!("parameter '{key}' must be a non-negative integer"));
+        let bad = || FeedError::BadRequest(format!("parameter '{key}' must be a non-negative integer"));
         match self.param(key) {
             None => Ok(None),
             Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(bad),

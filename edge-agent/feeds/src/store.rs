@@ -11,8 +11,7 @@ use serde_json::Value;
 use crate::{error::FeedError, sink::Retire};
 
 /// MQTT subscriptions by trigger (`/ns/name` → JSON).
-pub(crate) const SUBSCRIPTIONS: TableDefinition<&str, &[u8]> =
-    TableDefinition::new("mqtt_subscriptions");
+pub(crate) const SUBSCRIPTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("mqtt_subscriptions");
 /// Per-broker session state by broker key (client id, filters subscribed on the broker).
 pub(crate) const BROKERS: TableDefinition<&str, &[u8]> = TableDefinition::new("mqtt_brokers");
 /// Last QoS 1 message recorded per (client id, packet id), to drop broker redeliveries.
@@ -68,9 +67,8 @@ pub(crate) struct Store {
 
 impl Store {
     pub fn open(data_dir: &Path) -> Result<Store, FeedError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            FeedError::Internal(format!("cannot create {}: {e}", data_dir.display()))
-        })?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| FeedError::Internal(format!("cannot create {}: {e}", data_dir.display())))?;
         let db = Database::create(data_dir.join("feeds.redb"))?;
         let tx = db.begin_write()?;
         {
@@ -129,11 +127,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn delete(
-        &self,
-        table: TableDefinition<&str, &[u8]>,
-        key: &str,
-    ) -> Result<bool, FeedError> {
+    pub fn delete(&self, table: TableDefinition<&str, &[u8]>, key: &str) -> Result<bool, FeedError> {
         let tx = self.db.begin_write()?;
         let existed = tx.open_table(table)?.remove(key)?.is_some();
         tx.commit()?;
@@ -158,16 +152,14 @@ impl Store {
             let mut seq = meta.get("next_seq")?.map(|v| v.value()).unwrap_or(1);
             let mut inbox = tx.open_table(INBOX)?;
             for ev in &batch.events {
-                let bytes =
-                    serde_json::to_vec(ev).map_err(|e| FeedError::Internal(e.to_string()))?;
+                let bytes = serde_json::to_vec(ev).map_err(|e| FeedError::Internal(e.to_string()))?;
                 inbox.insert(seq, bytes.as_slice())?;
                 seq += 1;
             }
             meta.insert("next_seq", seq)?;
             let mut dedup = tx.open_table(DEDUP)?;
             for (k, rec) in &batch.dedup {
-                let bytes =
-                    serde_json::to_vec(rec).map_err(|e| FeedError::Internal(e.to_string()))?;
+                let bytes = serde_json::to_vec(rec).map_err(|e| FeedError::Internal(e.to_string()))?;
                 dedup.insert(k.as_str(), bytes.as_slice())?;
             }
             for (table, k, v) in &batch.puts {
@@ -191,12 +183,7 @@ impl Store {
                     tracing::error!(seq = k.value(), error = %e, "unreadable inbox entry dropped");
                     out.push((
                         k.value(),
-                        InboxEntry {
-                            trigger: String::new(),
-                            payload: Value::Null,
-                            source: Source::Mqtt,
-                            retire: None,
-                        },
+                        InboxEntry { trigger: String::new(), payload: Value::Null, source: Source::Mqtt, retire: None },
                     ));
                 }
             }

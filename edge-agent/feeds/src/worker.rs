@@ -4,9 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::{
-    alarms::AlarmFeed, error::FireError, mqtt::MqttFeed, stats::Stats, store::Source, Shared,
-};
+use crate::{alarms::AlarmFeed, error::FireError, mqtt::MqttFeed, stats::Stats, store::Source, Shared};
 
 /// Fired events deleted from the inbox in one commit at most: more means faster firing, and more
 /// events fired again after a crash.
@@ -18,9 +16,7 @@ const FIRE_CONCURRENCY: usize = 32;
 
 pub(crate) fn spawn_worker(shared: Arc<Shared>, mqtt: Arc<MqttFeed>, alarms: Arc<AlarmFeed>) {
     let s = shared.clone();
-    shared
-        .tracker
-        .spawn(async move { worker(s, mqtt, alarms).await });
+    shared.tracker.spawn(async move { worker(s, mqtt, alarms).await });
 }
 
 async fn worker(shared: Arc<Shared>, mqtt: Arc<MqttFeed>, alarms: Arc<AlarmFeed>) {

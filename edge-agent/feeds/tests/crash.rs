@@ -62,10 +62,7 @@ impl Probe {
                 assert!(status.success(), "probe exited with {status}");
                 return;
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "probe did not stop on SIGTERM"
-            );
+            assert!(std::time::Instant::now() < deadline, "probe did not stop on SIGTERM");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -93,18 +90,14 @@ fn bodies(out: &std::path::Path) -> HashMap<String, usize> {
     let mut m = HashMap::new();
     for v in fired(out) {
         if v["payload"]["type"] == "message" {
-            *m.entry(v["payload"]["body"].as_str().unwrap().to_string())
-                .or_insert(0) += 1;
+            *m.entry(v["payload"]["body"].as_str().unwrap().to_string()).or_insert(0) += 1;
         }
     }
     m
 }
 
 fn connections(out: &std::path::Path) -> usize {
-    fired(out)
-        .iter()
-        .filter(|v| v["payload"]["body"] == "connected")
-        .count()
+    fired(out).iter().filter(|v| v["payload"]["body"] == "connected").count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,10 +126,7 @@ async fn scenario(direct: bool) {
     let (client, mut el) = AsyncClient::new(opts, 64);
     let publisher = tokio::spawn(async move {
         for i in 0..N {
-            client
-                .publish("crash/m", QoS::AtLeastOnce, false, format!("m-{i}"))
-                .await
-                .unwrap();
+            client.publish("crash/m", QoS::AtLeastOnce, false, format!("m-{i}")).await.unwrap();
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     });
@@ -161,38 +151,22 @@ async fn scenario(direct: bool) {
         probe = Some(Probe::start(&data, &url, &out, direct));
     }
     publisher.await.unwrap();
-    assert_eq!(
-        acks.await.unwrap(),
-        N,
-        "the broker acknowledged every publish"
-    );
+    assert_eq!(acks.await.unwrap(), N, "the broker acknowledged every publish");
 
-    wait_until("every acknowledged message fired", || {
-        bodies(&out).len() == N
-    })
-    .await;
+    wait_until("every acknowledged message fired", || bodies(&out).len() == N).await;
     let b = bodies(&out);
     for i in 0..N {
-        assert!(
-            b.get(&format!("m-{i}")).copied().unwrap_or(0) >= 1,
-            "m-{i} was lost"
-        );
+        assert!(b.get(&format!("m-{i}")).copied().unwrap_or(0) >= 1, "m-{i} was lost");
     }
     let duplicates: usize = b.values().map(|c| c - 1).sum();
     // Duplicates (a fire recorded just before the kill, not yet deleted) share their msg_id.
     let mut ids: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
-    for v in fired(&out)
-        .into_iter()
-        .filter(|v| v["payload"]["type"] == "message")
-    {
+    for v in fired(&out).into_iter().filter(|v| v["payload"]["type"] == "message") {
         ids.entry(v["payload"]["body"].as_str().unwrap().into())
             .or_default()
             .insert(v["payload"]["msg_id"].as_str().unwrap().into());
     }
-    assert!(
-        ids.values().all(|s| s.len() == 1),
-        "a re-fired message keeps its msg_id"
-    );
+    assert!(ids.values().all(|s| s.len() == 1), "a re-fired message keeps its msg_id");
     println!("crash test (direct mode: {direct}): {N} messages, 4 kills, {duplicates} duplicate fires (same msg_id)");
     probe.take().unwrap().terminate();
 }

@@ -18,16 +18,8 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl must be installed");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl must be installed");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// A self-signed CA (`<name>.crt`, `<name>.key`) in `dir`.
@@ -131,9 +123,7 @@ impl TlsBroker {
 }
 
 async fn start(dir: &tempfile::TempDir, sink: std::sync::Arc<RecordingSink>) -> Feeds {
-    Feeds::start(dir.path(), sink, CancellationToken::new())
-        .await
-        .unwrap()
+    Feeds::start(dir.path(), sink, CancellationToken::new()).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,28 +138,12 @@ async fn mqtts_with_the_right_ca_delivers_and_a_wrong_ca_fails_clearly() {
     let feeds = start(&dir, sink.clone()).await;
 
     // The right CA: connected over TLS, messages arrive.
-    let url = format!(
-        "mqtts://agent:pw@127.0.0.1:{}?ca_file={}",
-        broker.tls,
-        right.display()
-    );
-    let r = feeds
-        .mqtt(req(
-            "CREATE",
-            "/guest/good",
-            json!({"url": url, "topic": "telemetry/#", "qos": 1}),
-        ))
-        .await
-        .unwrap();
+    let url = format!("mqtts://agent:pw@127.0.0.1:{}?ca_file={}", broker.tls, right.display());
+    let r =
+        feeds.mqtt(req("CREATE", "/guest/good", json!({"url": url, "topic": "telemetry/#", "qos": 1}))).await.unwrap();
     assert_eq!(r, json!({"status": "success"}), "no warning when connected");
-    sink.wait("connected over TLS", |s| {
-        s.statuses("/guest/good") == ["connected"]
-    })
-    .await;
-    let read = feeds
-        .mqtt(req("READ", "/guest/good", json!({})))
-        .await
-        .unwrap();
+    sink.wait("connected over TLS", |s| s.statuses("/guest/good") == ["connected"]).await;
+    let read = feeds.mqtt(req("READ", "/guest/good", json!({}))).await.unwrap();
     assert_eq!(read["status"]["connected"], true);
     assert!(read["status"].get("error").is_none(), "{read}");
     assert_eq!(
@@ -177,83 +151,34 @@ async fn mqtts_with_the_right_ca_delivers_and_a_wrong_ca_fails_clearly() {
         format!(
             "mqtts://agent:***@127.0.0.1:{}?ca_file={}",
             broker.tls,
-            url::form_urlencoded::byte_serialize(right.to_str().unwrap().as_bytes())
-                .collect::<String>()
+            url::form_urlencoded::byte_serialize(right.to_str().unwrap().as_bytes()).collect::<String>()
         )
     );
-    publish_all(
-        broker.plain,
-        "telemetry/7/9A3F21",
-        &[b"over-tls".to_vec()],
-        QoS::AtLeastOnce,
-    )
-    .await;
-    sink.wait("the message over TLS", |s| {
-        s.bodies("/guest/good") == ["over-tls"]
-    })
-    .await;
+    publish_all(broker.plain, "telemetry/7/9A3F21", &[b"over-tls".to_vec()], QoS::AtLeastOnce).await;
+    sink.wait("the message over TLS", |s| s.bodies("/guest/good") == ["over-tls"]).await;
 
     // Another CA: the handshake is refused; CREATE answers at once with the reason, no hang.
-    let bad_url = format!(
-        "mqtts://agent:pw@127.0.0.1:{}?ca_file={}",
-        broker.tls,
-        wrong.display()
-    );
+    let bad_url = format!("mqtts://agent:pw@127.0.0.1:{}?ca_file={}", broker.tls, wrong.display());
     let t0 = Instant::now();
-    let r = feeds
-        .mqtt(req(
-            "CREATE",
-            "/guest/bad",
-            json!({"url": bad_url, "topic": "telemetry/#"}),
-        ))
-        .await
-        .unwrap();
+    let r = feeds.mqtt(req("CREATE", "/guest/bad", json!({"url": bad_url, "topic": "telemetry/#"}))).await.unwrap();
     let took = t0.elapsed();
     eprintln!("CREATE with a wrong CA, after {took:?}: {r}");
-    assert_eq!(
-        r["status"], "success",
-        "the subscription stays and retries: {r}"
-    );
+    assert_eq!(r["status"], "success", "the subscription stays and retries: {r}");
     let warning = r["warning"].as_str().unwrap_or_default().to_string();
     assert!(
         warning.contains("not connected to the broker") && warning.contains("UnknownIssuer"),
         "CREATE names the certificate problem: {r}"
     );
-    assert!(
-        took < Duration::from_secs(3),
-        "CREATE waited {took:?} for a broker that refuses"
-    );
-    let read = feeds
-        .mqtt(req("READ", "/guest/bad", json!({})))
-        .await
-        .unwrap();
+    assert!(took < Duration::from_secs(3), "CREATE waited {took:?} for a broker that refuses");
+    let read = feeds.mqtt(req("READ", "/guest/bad", json!({}))).await.unwrap();
     assert_eq!(read["status"]["connected"], false);
     let error = read["status"]["error"].as_str().unwrap_or_default();
-    assert!(
-        error.contains("invalid peer certificate"),
-        "READ status.error: {read}"
-    );
-    assert!(
-        !read.to_string().contains("\"pw\""),
-        "no password in READ: {read}"
-    );
+    assert!(error.contains("invalid peer certificate"), "READ status.error: {read}");
+    assert!(!read.to_string().contains("\"pw\""), "no password in READ: {read}");
     // It keeps failing (retries with backoff), never connects, never fires "connected".
-    publish_all(
-        broker.plain,
-        "telemetry/7/9A3F21",
-        &[b"second".to_vec()],
-        QoS::AtLeastOnce,
-    )
-    .await;
-    sink.wait("the good trigger's second message", |s| {
-        s.bodies("/guest/good").len() == 2
-    })
-    .await;
-    assert!(
-        sink.of("/guest/bad").is_empty(),
-        "{:?}",
-        sink.of("/guest/bad")
-    );
+    publish_all(broker.plain, "telemetry/7/9A3F21", &[b"second".to_vec()], QoS::AtLeastOnce).await;
+    sink.wait("the good trigger's second message", |s| s.bodies("/guest/good").len() == 2).await;
+    assert!(sink.of("/guest/bad").is_empty(), "{:?}", sink.of("/guest/bad"));
 
     // mqtts:// without ca_file trusts the system's roots only: the test CA is not among them.
     let r = feeds
@@ -264,13 +189,7 @@ async fn mqtts_with_the_right_ca_delivers_and_a_wrong_ca_fails_clearly() {
         ))
         .await
         .unwrap();
-    assert!(
-        r["warning"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("certificate"),
-        "{r}"
-    );
+    assert!(r["warning"].as_str().unwrap_or_default().contains("certificate"), "{r}");
     feeds.shutdown().await;
 }
 
@@ -289,19 +208,10 @@ async fn an_unusable_ca_file_is_a_bad_request_naming_it() {
         ("/dev/zero".to_string(), "not a regular file"),
     ] {
         let url = format!("mqtts://127.0.0.1:{port}?ca_file={path}");
-        match feeds
-            .mqtt(req("CREATE", "/guest/t", json!({"url": url, "topic": "a"})))
-            .await
-        {
+        match feeds.mqtt(req("CREATE", "/guest/t", json!({"url": url, "topic": "a"}))).await {
             Err(FeedError::BadRequest(m)) => {
-                assert!(
-                    m.contains("ca_file") && m.contains(&path) && m.contains(why),
-                    "{m}"
-                );
-                assert!(
-                    !m.contains("secret-content"),
-                    "the file's content must not show: {m}"
-                );
+                assert!(m.contains("ca_file") && m.contains(&path) && m.contains(why), "{m}");
+                assert!(!m.contains("secret-content"), "the file's content must not show: {m}");
             }
             other => panic!("{path}: expected a 400, got {other:?}"),
         }

@@ -41,12 +41,7 @@ fn ctx() -> RunContext {
 fn report(label: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let p = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0;
-    println!(
-        "{label:<34} n={:<4} p50={:.3} ms  p99={:.3} ms",
-        samples.len(),
-        p(0.5),
-        p(0.99)
-    );
+    println!("{label:<34} n={:<4} p50={:.3} ms  p99={:.3} ms", samples.len(), p(0.5), p(0.99));
 }
 
 #[tokio::main]
@@ -56,14 +51,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     cfg.prewarm = Vec::new();
     let pool = Pool::start(cfg.clone()).await?;
     for (kind, code) in [
-        (
-            RuntimeKind::Nodejs20,
-            "function main(p) { console.log('x'); return { n: p.n }; }",
-        ),
-        (
-            RuntimeKind::Python311,
-            "def main(p):\n    print('x')\n    return {'n': p['n']}\n",
-        ),
+        (RuntimeKind::Nodejs20, "function main(p) { console.log('x'); return { n: p.n }; }"),
+        (RuntimeKind::Python311, "def main(p):\n    print('x')\n    return {'n': p['n']}\n"),
     ] {
         let s = spec(kind, code);
         let t = Instant::now();

@@ -57,10 +57,7 @@ impl FromStr for RuntimeKind {
         match s {
             "nodejs:20" | "nodejs:default" => Ok(RuntimeKind::Nodejs20),
             "python:3.11" | "python:default" => Ok(RuntimeKind::Python311),
-            other => Err(RuntimeError::UnsupportedKind {
-                kind: other.to_string(),
-                valid: KINDS.join(", "),
-            }),
+            other => Err(RuntimeError::UnsupportedKind { kind: other.to_string(), valid: KINDS.join(", ") }),
         }
     }
 }

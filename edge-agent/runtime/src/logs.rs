@@ -178,12 +178,7 @@ impl LogCapture {
             return;
         }
         seg.bytes += text.len() as u64;
-        seg.lines.push(LogLine {
-            at: Utc::now(),
-            stream,
-            text,
-            seq,
-        });
+        seg.lines.push(LogLine { at: Utc::now(), stream, text, seq });
     }
 
     fn end(&self, stream: Stream) {
@@ -213,10 +208,7 @@ impl LogCapture {
         let mut lines = Vec::new();
         let mut truncated = false;
         for state in inner.streams.iter_mut() {
-            let seg = state
-                .done
-                .pop_front()
-                .unwrap_or_else(|| std::mem::take(&mut state.current));
+            let seg = state.done.pop_front().unwrap_or_else(|| std::mem::take(&mut state.current));
             truncated |= seg.truncated;
             lines.extend(seg.lines);
         }
@@ -293,20 +285,10 @@ mod tests {
 
     #[test]
     fn formats_openwhisk_line() {
-        let at = DateTime::parse_from_rfc3339("2019-03-16T20:02:58.123456789Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(
-            format_line(at, Stream::Stdout, "hello"),
-            "2019-03-16T20:02:58.123456789Z stdout: hello"
-        );
-        let at = DateTime::parse_from_rfc3339("2019-03-16T20:02:58Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(
-            format_line(at, Stream::Stderr, "x"),
-            "2019-03-16T20:02:58.000000000Z stderr: x"
-        );
+        let at = DateTime::parse_from_rfc3339("2019-03-16T20:02:58.123456789Z").unwrap().with_timezone(&Utc);
+        assert_eq!(format_line(at, Stream::Stdout, "hello"), "2019-03-16T20:02:58.123456789Z stdout: hello");
+        let at = DateTime::parse_from_rfc3339("2019-03-16T20:02:58Z").unwrap().with_timezone(&Utc);
+        assert_eq!(format_line(at, Stream::Stderr, "x"), "2019-03-16T20:02:58.000000000Z stderr: x");
     }
 
     #[tokio::test]

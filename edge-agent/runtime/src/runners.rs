@@ -22,22 +22,11 @@ pub(crate) fn runner_path(work_dir: &Path, kind: RuntimeKind) -> PathBuf {
 /// Writes both runner programs, world-readable so an unprivileged runtime user can load them.
 pub(crate) fn write_runners(work_dir: &Path) -> Result<(), RuntimeError> {
     let dir = runners_dir(work_dir);
-    std::fs::create_dir_all(&dir).map_err(|source| RuntimeError::Io {
-        what: "create",
-        path: dir.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&dir).map_err(|source| RuntimeError::Io { what: "create", path: dir.clone(), source })?;
     set_mode(&dir, 0o755)?;
-    for (kind, text) in [
-        (RuntimeKind::Nodejs20, NODE_RUNNER),
-        (RuntimeKind::Python311, PYTHON_RUNNER),
-    ] {
+    for (kind, text) in [(RuntimeKind::Nodejs20, NODE_RUNNER), (RuntimeKind::Python311, PYTHON_RUNNER)] {
         let path = runner_path(work_dir, kind);
-        std::fs::write(&path, text).map_err(|source| RuntimeError::Io {
-            what: "write",
-            path: path.clone(),
-            source,
-        })?;
+        std::fs::write(&path, text).map_err(|source| RuntimeError::Io { what: "write", path: path.clone(), source })?;
         set_mode(&path, 0o644)?;
     }
     Ok(())

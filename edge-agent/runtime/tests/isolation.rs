@@ -41,10 +41,7 @@ async fn environment_is_clean_and_carries_the_activation() {
     // with provide-api-key
     let mut c3 = ctx(json!({}));
     c3.api_key = Some("uuid:key".into());
-    let py = python(
-        "envpy@1",
-        "import os\ndef main(a):\n    return {'env': dict(os.environ)}\n",
-    );
+    let py = python("envpy@1", "import os\ndef main(a):\n    return {'env': dict(os.environ)}\n");
     let out = t.pool.run(&py, c3.clone()).await;
     let env = out.result["env"].as_object().unwrap();
     assert_eq!(env["__OW_API_KEY"], "uuid:key");
@@ -59,12 +56,7 @@ async fn no_descriptor_of_the_agent_leaks() {
     let secret_path = dir.path().join("agent-secret.db");
     let file = std::fs::File::create(&secret_path).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let fd_target = |fd: i32| {
-        std::fs::read_link(format!("/proc/self/fd/{fd}"))
-            .unwrap()
-            .to_string_lossy()
-            .to_string()
-    };
+    let fd_target = |fd: i32| std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap().to_string_lossy().to_string();
     use std::os::fd::AsRawFd;
     let file_target = fd_target(file.as_raw_fd());
     let socket_target = fd_target(listener.as_raw_fd());
@@ -99,9 +91,7 @@ async fn no_descriptor_of_the_agent_leaks() {
     let out = t.pool.run(&python("fdspy@1", py), empty_ctx()).await;
     let fds = out.result["fds"].as_object().expect("python fd listing");
     assert!(!fds.is_empty());
-    assert!(fds
-        .values()
-        .all(|t| t.as_str() != Some(&file_target) && t.as_str() != Some(&socket_target)));
+    assert!(fds.values().all(|t| t.as_str() != Some(&file_target) && t.as_str() != Some(&socket_target)));
     drop((file, listener));
     // SAFETY: closing the descriptor dup'ed above.
     unsafe { libc::close(inheritable) };
@@ -135,11 +125,7 @@ async fn actions_run_unprivileged_when_the_agent_is_root() {
         let uid = out.result["uid"].as_u64().unwrap();
         assert!(uid >= u64::from(fogwhisk_runtime::process::identity::DEFAULT_UID_BASE), "{uid}");
         assert_eq!(out.result["gid"], out.result["uid"], "a group of its own too");
-        assert!(
-            !out.result["groups"].as_array().unwrap().contains(&json!(0)),
-            "{:?}",
-            out.result
-        );
+        assert!(!out.result["groups"].as_array().unwrap().contains(&json!(0)), "{:?}", out.result);
         assert_eq!(out.result["read"], "EACCES", "the agent's private file is unreadable");
     } else {
         // without root there is no other user to switch to: the action runs as the agent's user (the agent

@@ -24,10 +24,7 @@ async fn warm_reuse_same_key_and_cold_for_new_version() {
     assert!(c.init_time_ms.is_some(), "new version key is cold");
     assert_ne!(c.result["pid"], a.result["pid"]);
     let st = t.pool.stats();
-    assert_eq!(
-        (st.cold_starts, st.warm_starts, st.live, st.idle, st.busy),
-        (2, 1, 2, 2, 0)
-    );
+    assert_eq!((st.cold_starts, st.warm_starts, st.live, st.idle, st.busy), (2, 1, 2, 2, 0));
     assert_eq!(st.memory_used_mb, 512);
     t.pool.shutdown().await;
 }
@@ -43,10 +40,7 @@ async fn timeout_kills_process_and_next_run_is_cold() {
     let out = t.pool.run(&spec, ctx(json!({"hang": true}))).await;
     assert_eq!(out.status, RunStatus::DeveloperError);
     assert!(out.timed_out);
-    assert_eq!(
-        out.result,
-        json!({"error": "The action exceeded its time limits of 500 milliseconds."})
-    );
+    assert_eq!(out.result, json!({"error": "The action exceeded its time limits of 500 milliseconds."}));
     assert!(!pid_alive(pid), "timed out process {pid} is killed");
     let next = t.pool.run(&spec, empty_ctx()).await;
     assert_eq!(next.status, RunStatus::Success);
@@ -58,10 +52,8 @@ async fn timeout_kills_process_and_next_run_is_cold() {
 #[tokio::test]
 async fn init_timeout_is_reported() {
     let t = pool().await;
-    let mut spec = node(
-        "slowinit@1",
-        "const end = Date.now() + 5000; while (Date.now() < end) {} function main() { return {}; }",
-    );
+    let mut spec =
+        node("slowinit@1", "const end = Date.now() + 5000; while (Date.now() < end) {} function main() { return {}; }");
     spec.timeout = Duration::from_millis(300);
     let out = t.pool.run(&spec, empty_ctx()).await;
     assert_eq!(out.status, RunStatus::DeveloperError);
@@ -89,10 +81,7 @@ async fn memory_limit_kills_the_process() {
     spec.memory_mb = 128;
     let out = t.pool.run(&spec, empty_ctx()).await;
     assert_eq!(out.status, RunStatus::DeveloperError, "{:?}", out);
-    assert_eq!(
-        out.result,
-        json!({"error": "The action exceeded its memory limit of 128 MB."})
-    );
+    assert_eq!(out.result, json!({"error": "The action exceeded its memory limit of 128 MB."}));
     assert_eq!(t.pool.stats().live, 0);
     t.pool.shutdown().await;
 }
@@ -105,7 +94,8 @@ async fn memory_of_what_an_action_starts_counts_against_its_limit() {
     }
     let t = pool().await;
     // the runner itself stays small; a child it starts fills 300 MB (every page touched)
-    let hog = "import time\nx = bytearray(300 * 1024 * 1024)\nfor i in range(0, len(x), 4096): x[i] = 1\ntime.sleep(60)";
+    let hog =
+        "import time\nx = bytearray(300 * 1024 * 1024)\nfor i in range(0, len(x), 4096): x[i] = 1\ntime.sleep(60)";
     let code = format!(
         "const cp = require('child_process');\nfunction main() {{ cp.spawn('python3', ['-c', {hog:?}], {{ stdio: 'ignore' }}); return new Promise(() => {{}}); }}"
     );
@@ -125,40 +115,23 @@ async fn heap_exhaustion_is_reported_as_memory_limit() {
     spec.memory_mb = 128;
     let out = t.pool.run(&spec, empty_ctx()).await;
     assert_eq!(out.status, RunStatus::DeveloperError, "{:?}", out);
-    assert_eq!(
-        out.result,
-        json!({"error": "The action exceeded its memory limit of 128 MB."}),
-        "{:?}",
-        out.logs
-    );
+    assert_eq!(out.result, json!({"error": "The action exceeded its memory limit of 128 MB."}), "{:?}", out.logs);
     t.pool.shutdown().await;
 }
 
 #[tokio::test]
 async fn process_crash_is_developer_error() {
     let t = pool().await;
-    let out = t
-        .pool
-        .run(&node("exit@1", "function main() { process.exit(3); }"), empty_ctx())
-        .await;
+    let out = t.pool.run(&node("exit@1", "function main() { process.exit(3); }"), empty_ctx()).await;
     assert_eq!(out.status, RunStatus::DeveloperError);
-    assert_eq!(
-        out.result,
-        json!({"error": "The action did not produce a valid response and exited unexpectedly."})
-    );
+    assert_eq!(out.result, json!({"error": "The action did not produce a valid response and exited unexpectedly."}));
     t.pool.shutdown().await;
 }
 
 #[tokio::test]
 async fn result_over_the_limit_is_truncated() {
     let t = pool_with(|c| c.max_result_bytes = 1000).await;
-    let out = t
-        .pool
-        .run(
-            &node("big@1", "function main() { return { s: 'y'.repeat(5000) }; }"),
-            empty_ctx(),
-        )
-        .await;
+    let out = t.pool.run(&node("big@1", "function main() { return { s: 'y'.repeat(5000) }; }"), empty_ctx()).await;
     assert_eq!(out.status, RunStatus::ApplicationError);
     assert_eq!(
         out.result,
@@ -182,11 +155,7 @@ async fn concurrent_runs_share_one_process() {
     let mut spec = node("conc@1", code);
     spec.concurrency = 2;
     let (a, b) = tokio::join!(t.pool.run(&spec, empty_ctx()), t.pool.run(&spec, empty_ctx()));
-    assert_eq!(
-        (a.status, b.status),
-        (RunStatus::Success, RunStatus::Success),
-        "{a:?} {b:?}"
-    );
+    assert_eq!((a.status, b.status), (RunStatus::Success, RunStatus::Success), "{a:?} {b:?}");
     assert_eq!(a.result["most"], 2, "the runs overlapped");
     assert_eq!(b.result["most"], 2);
     assert_eq!(a.result["pid"], b.result["pid"]);
@@ -208,10 +177,8 @@ async fn memory_budget_evicts_idle_then_waits_then_gives_up() {
     let st = t.pool.stats();
     assert_eq!((st.live, st.memory_used_mb), (1, 256));
     // a long run holds the whole budget: a short-timeout action of another key finds no capacity
-    let slow = node(
-        "slow@1",
-        "function main() { return new Promise((r) => setTimeout(() => r({ done: true }), 1500)); }",
-    );
+    let slow =
+        node("slow@1", "function main() { return new Promise((r) => setTimeout(() => r({ done: true }), 1500)); }");
     let mut quick = node("quick@1", PID_CODE);
     quick.timeout = Duration::from_millis(300);
     let mut patient = node("patient@1", PID_CODE);
@@ -287,11 +254,7 @@ async fn shutdown_kills_every_process() {
     let t = pool_with(|c| c.prewarm = vec![(RuntimeKind::Nodejs20, 1)]).await;
     let mut pids = Vec::new();
     for key in ["s1@1", "s2@1"] {
-        pids.push(
-            t.pool.run(&node(key, PID_CODE), empty_ctx()).await.result["pid"]
-                .as_u64()
-                .unwrap(),
-        );
+        pids.push(t.pool.run(&node(key, PID_CODE), empty_ctx()).await.result["pid"].as_u64().unwrap());
     }
     let py = python("s3@1", "import os\ndef main(a):\n    return {'pid': os.getpid()}\n");
     pids.push(t.pool.run(&py, empty_ctx()).await.result["pid"].as_u64().unwrap());

@@ -40,13 +40,7 @@ async fn custom_main_and_list_result() {
     spec.main = "handler".into();
     let out = t.pool.run(&spec, ctx(json!({"x": 1}))).await;
     assert_eq!((out.status, out.result), (RunStatus::Success, json!([1, 2])));
-    let out = t
-        .pool
-        .run(
-            &python("pyerr@1", "def main(a):\n    return {'error': 'bad input'}\n"),
-            empty_ctx(),
-        )
-        .await;
+    let out = t.pool.run(&python("pyerr@1", "def main(a):\n    return {'error': 'bad input'}\n"), empty_ctx()).await;
     assert_eq!(out.status, RunStatus::ApplicationError);
     t.pool.shutdown().await;
 }
@@ -55,10 +49,7 @@ async fn custom_main_and_list_result() {
 async fn zip_with_main_module_and_helper() {
     let t = pool().await;
     let code = zip_base64(&[
-        (
-            "__main__.py",
-            "import helper\n\ndef main(args):\n    return {'sum': helper.add(args['a'], args['b'])}\n",
-        ),
+        ("__main__.py", "import helper\n\ndef main(args):\n    return {'sum': helper.add(args['a'], args['b'])}\n"),
         ("helper.py", "def add(a, b):\n    return a + b\n"),
     ]);
     let mut spec = python("pyzip@1", &code);
@@ -72,55 +63,23 @@ async fn zip_with_main_module_and_helper() {
 #[tokio::test]
 async fn exceptions_and_bad_results() {
     let t = pool().await;
-    let out = t
-        .pool
-        .run(
-            &python("pyexc@1", "def main(a):\n    raise ValueError('no reading')\n"),
-            empty_ctx(),
-        )
-        .await;
+    let out = t.pool.run(&python("pyexc@1", "def main(a):\n    raise ValueError('no reading')\n"), empty_ctx()).await;
     assert_eq!(out.status, RunStatus::DeveloperError);
     assert_eq!(out.result, json!({"error": "no reading"}));
-    assert!(
-        out.logs.iter().any(|l| l.contains("stderr: Traceback")),
-        "{:?}",
-        out.logs
-    );
-    assert!(
-        out.logs.iter().any(|l| l.contains("stderr: ValueError: no reading")),
-        "{:?}",
-        out.logs
-    );
-    let out = t
-        .pool
-        .run(&python("pystr@1", "def main(a):\n    return 'text'\n"), empty_ctx())
-        .await;
-    assert_eq!(
-        out.result,
-        json!({"error": "The action did not return a dictionary or array."})
-    );
+    assert!(out.logs.iter().any(|l| l.contains("stderr: Traceback")), "{:?}", out.logs);
+    assert!(out.logs.iter().any(|l| l.contains("stderr: ValueError: no reading")), "{:?}", out.logs);
+    let out = t.pool.run(&python("pystr@1", "def main(a):\n    return 'text'\n"), empty_ctx()).await;
+    assert_eq!(out.result, json!({"error": "The action did not return a dictionary or array."}));
     assert_eq!(out.status, RunStatus::DeveloperError);
-    let out = t
-        .pool
-        .run(&python("pysyntax@1", "def main(a)\n    return {}\n"), empty_ctx())
-        .await;
+    let out = t.pool.run(&python("pysyntax@1", "def main(a)\n    return {}\n"), empty_ctx()).await;
     assert_eq!(out.status, RunStatus::DeveloperError);
     let err = out.result["error"].as_str().unwrap();
     assert!(err.contains("SyntaxError"), "{err}");
     assert!(out.logs.iter().any(|l| l.contains("SyntaxError")), "{:?}", out.logs);
-    let out = t
-        .pool
-        .run(
-            &python("pyimport@1", "import not_a_module_here\ndef main(a):\n    return {}\n"),
-            empty_ctx(),
-        )
-        .await;
+    let out =
+        t.pool.run(&python("pyimport@1", "import not_a_module_here\ndef main(a):\n    return {}\n"), empty_ctx()).await;
     assert_eq!(out.status, RunStatus::DeveloperError);
-    assert!(
-        out.result["error"].as_str().unwrap().contains("ModuleNotFoundError"),
-        "{:?}",
-        out.result
-    );
+    assert!(out.result["error"].as_str().unwrap().contains("ModuleNotFoundError"), "{:?}", out.result);
     assert_eq!(t.pool.stats().live, 0);
     t.pool.shutdown().await;
 }

@@ -24,7 +24,13 @@ fn main() {
     for i in 0..READINGS {
         let ts = start + (i / DEVICES) as i64 * step;
         let value = 15.0 + ((i as u64).wrapping_mul(2_654_435_761) % 10_000) as f64 / 1000.0;
-        batch.push(Reading { datacenter_id: 7, device: format!("dev{:04}", i % DEVICES), metric: "temperature".into(), value, ts });
+        batch.push(Reading {
+            datacenter_id: 7,
+            device: format!("dev{:04}", i % DEVICES),
+            metric: "temperature".into(),
+            value,
+            ts,
+        });
         if batch.len() == batch.capacity() {
             store.write("guest", &batch).expect("write");
             batch.clear();
@@ -70,7 +76,13 @@ fn main() {
                     let ts = start + 86_400_000 * 3 + i as i64 * 1000;
                     let msg: Vec<Reading> = ["temperature", "humidity", "gas_perc"]
                         .iter()
-                        .map(|m| Reading { datacenter_id: 7, device: format!("dev{th}"), metric: (*m).into(), value: 1.0, ts })
+                        .map(|m| Reading {
+                            datacenter_id: 7,
+                            device: format!("dev{th}"),
+                            metric: (*m).into(),
+                            value: 1.0,
+                            ts,
+                        })
                         .collect();
                     store.write("guest", &msg).expect("write");
                 }

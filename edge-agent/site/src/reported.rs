@@ -20,7 +20,13 @@ impl SiteStore {
     /// covered fewer readings than the day now holds): the hub replaces records by key, so the
     /// new report corrects the old one. Days that began before the retention cut-off are never
     /// pending (their readings may be partly purged).
-    pub fn pending_days(&self, ns: &str, tz: Tz, today_exclusive: NaiveDate, max_days: usize) -> Result<Vec<NaiveDate>> {
+    pub fn pending_days(
+        &self,
+        ns: &str,
+        tz: Tz,
+        today_exclusive: NaiveDate,
+        max_days: usize,
+    ) -> Result<Vec<NaiveDate>> {
         check_ns(ns)?;
         let txn = self.db().begin_read()?;
         let purged_before = meta_get(&txn.open_table(META)?, "purged_before_ms")?.unwrap_or(i64::MIN);
@@ -61,7 +67,13 @@ impl SiteStore {
     }
 
     /// The records of every pending day (see [`Self::pending_days`]), ready for the outbox.
-    pub fn pending_records(&self, ns: &str, tz: Tz, today_exclusive: NaiveDate, max_days: usize) -> Result<Vec<AggregateRecord>> {
+    pub fn pending_records(
+        &self,
+        ns: &str,
+        tz: Tz,
+        today_exclusive: NaiveDate,
+        max_days: usize,
+    ) -> Result<Vec<AggregateRecord>> {
         let mut out = Vec::new();
         for day in self.pending_days(ns, tz, today_exclusive, max_days)? {
             out.extend(self.daily_stats(ns, day, day, tz)?.iter().map(|s| s.to_record(tz)));
@@ -82,7 +94,8 @@ impl SiteStore {
             let bad = |reason: String| SiteError::InvalidRecord { index, reason };
             // The one definition of a valid record (fogwhisk-wire), the same the hub applies.
             r.validate().map_err(bad)?;
-            let day = NaiveDate::parse_from_str(&r.day, "%Y-%m-%d").map_err(|e| bad(format!("day {:?} is not YYYY-MM-DD: {e}", r.day)))?;
+            let day = NaiveDate::parse_from_str(&r.day, "%Y-%m-%d")
+                .map_err(|e| bad(format!("day {:?} is not YYYY-MM-DD: {e}", r.day)))?;
             *per_day.entry(day).or_default() += r.count;
             encoded.push(serde_json::to_string(r).map_err(|e| bad(e.to_string()))?);
         }

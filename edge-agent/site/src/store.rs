@@ -67,7 +67,13 @@ impl SiteStore {
         let db = Arc::new(db);
         let writer = crate::telemetry::writer::Writer::start(db.clone()).map_err(|e| open_err(redb::Error::Io(e)))?;
         Ok(SiteStore {
-            inner: Arc::new(Inner { writer, db, path, outbox_notify: tokio::sync::Notify::new(), counters: DeliveryCounters::default() }),
+            inner: Arc::new(Inner {
+                writer,
+                db,
+                path,
+                outbox_notify: tokio::sync::Notify::new(),
+                counters: DeliveryCounters::default(),
+            }),
         })
     }
 

@@ -19,7 +19,13 @@ fn rome() -> Tz {
 fn batch(i: i64) -> Vec<Reading> {
     let base = rome().with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap().timestamp_millis();
     (0..10)
-        .map(|k| Reading { datacenter_id: 7, device: format!("d{k}"), metric: "temperature".into(), value: i as f64, ts: base + i * 1000 })
+        .map(|k| Reading {
+            datacenter_id: 7,
+            device: format!("d{k}"),
+            metric: "temperature".into(),
+            value: i as f64,
+            ts: base + i * 1000,
+        })
         .collect()
 }
 
@@ -32,7 +38,12 @@ fn child(dir: &str) -> ! {
         println!("written {i}");
         if i == 20 {
             let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-            let recs: Vec<_> = store.daily_stats("guest", day, day, rome()).expect("stats").iter().map(|s| s.to_record(rome())).collect();
+            let recs: Vec<_> = store
+                .daily_stats("guest", day, day, rome())
+                .expect("stats")
+                .iter()
+                .map(|s| s.to_record(rome()))
+                .collect();
             store.enqueue("guest", recs).expect("enqueue");
             println!("enqueued");
         }

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use fogwhisk_site::outbox::spawn_delivery_with;
 use fogwhisk_site::{DeliveryConfig, HubTarget, SiteError, SiteStore};
+use fogwhisk_testkit::hub::Hub;
 use fogwhisk_wire::hub::AggregateList;
 use fogwhisk_wire::AggregateRecord;
-use fogwhisk_testkit::hub::Hub;
 use tokio_util::sync::CancellationToken;
 
 fn add_site(data: &Path) -> String {
@@ -57,7 +57,9 @@ fn records_the_shared_rules_refuse_never_enter_the_outbox() {
     huge.count = i64::MAX as u64 + 1;
     let mut ancient = rec(1, "gas_perc", "1970-01-01", "Europe/Rome", 3.0);
     ancient.count = 1;
-    for (bad, words) in [(inverted, "min: must be <= max"), (huge, "count: must be at most"), (ancient, "before 2000-01-01")] {
+    for (bad, words) in
+        [(inverted, "min: must be <= max"), (huge, "count: must be at most"), (ancient, "before 2000-01-01")]
+    {
         let good = rec(2, "temperature", "2026-11-01", "Europe/Rome", 20.0);
         match store.enqueue("guest", vec![good, bad]) {
             Err(SiteError::InvalidRecord { index: 1, reason }) => assert!(reason.contains(words), "{reason}"),
@@ -84,7 +86,8 @@ async fn a_refused_record_is_set_aside_and_the_rest_arrive() {
     ];
     store.enqueue("guest", queued.clone()).unwrap();
     // Then more, in a later batch: they must not wait behind the refused ones.
-    let later: Vec<AggregateRecord> = (2..=9).map(|d| rec(1, "temperature", &format!("2026-11-0{d}"), "Europe/Rome", 20.0 + d as f64)).collect();
+    let later: Vec<AggregateRecord> =
+        (2..=9).map(|d| rec(1, "temperature", &format!("2026-11-0{d}"), "Europe/Rome", 20.0 + d as f64)).collect();
     store.enqueue("guest", later.clone()).unwrap();
 
     let config = DeliveryConfig {
@@ -105,7 +108,11 @@ async fn a_refused_record_is_set_aside_and_the_rest_arrive() {
     let dead = store.dead_letters().unwrap();
     assert_eq!(dead.iter().map(|d| d.record.clone()).collect::<Vec<_>>(), vec![queued[1].clone(), queued[3].clone()]);
     for d in &dead {
-        assert!(d.reason.contains("400") && d.reason.contains("tz_mismatch") && d.reason.contains("Europe/Rome"), "{}", d.reason);
+        assert!(
+            d.reason.contains("400") && d.reason.contains("tz_mismatch") && d.reason.contains("Europe/Rome"),
+            "{}",
+            d.reason
+        );
     }
     let mut at_hub = stored(&hub.url).await;
     let mut expected: Vec<AggregateRecord> =

@@ -15,8 +15,9 @@ use fogwhisk_site::manifest::{apply, ManifestError, Outcome};
 use serde_json::{json, Value};
 
 fn bin(name: &str) -> PathBuf {
-    let target =
-        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
     let bin = target.join("debug").join(name);
     assert!(bin.exists(), "{} is missing: run `cargo build -p fogwhisk-edge` first", bin.display());
     bin
@@ -60,7 +61,9 @@ impl Agent {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let get = |k: &str| text.lines().find_map(|l| l.strip_prefix(k)).unwrap_or_else(|| panic!("no {k} in wskprops")).to_string();
+        let get = |k: &str| {
+            text.lines().find_map(|l| l.strip_prefix(k)).unwrap_or_else(|| panic!("no {k} in wskprops")).to_string()
+        };
         let agent = Agent { child, host: get("APIHOST="), auth: get("AUTH="), http: reqwest::Client::new() };
         for _ in 0..3000 {
             if agent.http.get(format!("{}/api/v1", agent.host)).send().await.is_ok() {
@@ -106,11 +109,14 @@ function main(p) {
 "#;
 
 async fn install_recorders(agent: &Agent) {
-    let (s, v) = agent.call(reqwest::Method::PUT, "/namespaces/_/packages/testfeeds?overwrite=true", Some(json!({}))).await;
+    let (s, v) =
+        agent.call(reqwest::Method::PUT, "/namespaces/_/packages/testfeeds?overwrite=true", Some(json!({}))).await;
     assert_eq!(s, 200, "{v}");
     for name in ["mqtt_feed", "alarm", "push"] {
         let body = json!({ "exec": { "kind": "nodejs:20", "code": RECORDER }, "annotations": [{ "key": "feed", "value": true }] });
-        let (s, v) = agent.call(reqwest::Method::PUT, &format!("/namespaces/_/actions/testfeeds/{name}?overwrite=true"), Some(body)).await;
+        let (s, v) = agent
+            .call(reqwest::Method::PUT, &format!("/namespaces/_/actions/testfeeds/{name}?overwrite=true"), Some(body))
+            .await;
         assert_eq!(s, 200, "{v}");
     }
 }
@@ -128,7 +134,12 @@ fn vars(tz: &str, url: &str) -> BTreeMap<String, String> {
 }
 
 fn outcome_of(summary: &fogwhisk_site::manifest::ApplySummary, kind: &str, name: &str) -> Outcome {
-    summary.steps.iter().find(|s| s.kind == kind && s.name == name).unwrap_or_else(|| panic!("no {kind} {name}")).outcome
+    summary
+        .steps
+        .iter()
+        .find(|s| s.kind == kind && s.name == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+        .outcome
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,7 +151,8 @@ async fn applying_the_site_manifest_is_idempotent_and_drives_the_feed_lifecycle(
     let dir = actions_dir();
 
     // 1. First apply: everything is created, each feed gets one CREATE.
-    let first = apply(&agent.host, &agent.auth, &manifest, &dir, &vars("Europe/Rome", "mqtt://127.0.0.1:1883")).await.unwrap();
+    let first =
+        apply(&agent.host, &agent.auth, &manifest, &dir, &vars("Europe/Rome", "mqtt://127.0.0.1:1883")).await.unwrap();
     assert_eq!(first.namespace, "guest");
     assert!(first.steps.iter().all(|s| s.outcome == Outcome::Created), "{first:?}");
     assert_eq!(first.steps.len(), 1 + 2 + 1 + 2 + 2);
@@ -153,8 +165,13 @@ async fn applying_the_site_manifest_is_idempotent_and_drives_the_feed_lifecycle(
     let da = agent.get("/namespaces/_/actions/fogwhisk/daily-aggregates").await;
     assert!(da["parameters"].as_array().unwrap().contains(&json!({ "key": "tz", "value": "Europe/Rome" })));
     let trig = agent.get("/namespaces/_/triggers/telemetry").await;
-    assert!(trig["annotations"].as_array().unwrap().contains(&json!({ "key": "feed", "value": "/guest/testfeeds/mqtt_feed" })));
-    for (rule, trigger, action) in [("record-telemetry", "telemetry", "record-reading"), ("daily-report", "daily", "daily-report")] {
+    assert!(trig["annotations"]
+        .as_array()
+        .unwrap()
+        .contains(&json!({ "key": "feed", "value": "/guest/testfeeds/mqtt_feed" })));
+    for (rule, trigger, action) in
+        [("record-telemetry", "telemetry", "record-reading"), ("daily-report", "daily", "daily-report")]
+    {
         let r = agent.get(&format!("/namespaces/_/rules/{rule}")).await;
         assert_eq!(r["status"], "active", "{r}");
         assert_eq!(
@@ -195,8 +212,11 @@ async fn applying_the_site_manifest_is_idempotent_and_drives_the_feed_lifecycle(
     assert!(v["error"].as_str().unwrap().contains("message is not JSON"), "{v}");
 
     // 2. Same manifest again: no feed call, triggers and rules untouched.
-    let second = apply(&agent.host, &agent.auth, &manifest, &dir, &vars("Europe/Rome", "mqtt://127.0.0.1:1883")).await.unwrap();
-    for (kind, name) in [("trigger", "telemetry"), ("trigger", "daily"), ("rule", "record-telemetry"), ("rule", "daily-report")] {
+    let second =
+        apply(&agent.host, &agent.auth, &manifest, &dir, &vars("Europe/Rome", "mqtt://127.0.0.1:1883")).await.unwrap();
+    for (kind, name) in
+        [("trigger", "telemetry"), ("trigger", "daily"), ("rule", "record-telemetry"), ("rule", "daily-report")]
+    {
         assert_eq!(outcome_of(&second, kind, name), Outcome::Unchanged, "{kind} {name}");
     }
     assert_eq!(outcome_of(&second, "action", "fogwhisk/record-reading"), Outcome::Updated);
@@ -204,7 +224,9 @@ async fn applying_the_site_manifest_is_idempotent_and_drives_the_feed_lifecycle(
     assert_eq!(agent.feed_calls("alarm").await.len(), 1);
 
     // 3. The site's zone changes: only the alarm feed gets an UPDATE.
-    let third = apply(&agent.host, &agent.auth, &manifest, &dir, &vars("America/New_York", "mqtt://127.0.0.1:1883")).await.unwrap();
+    let third = apply(&agent.host, &agent.auth, &manifest, &dir, &vars("America/New_York", "mqtt://127.0.0.1:1883"))
+        .await
+        .unwrap();
     assert_eq!(outcome_of(&third, "trigger", "daily"), Outcome::Updated);
     assert_eq!(outcome_of(&third, "trigger", "telemetry"), Outcome::Unchanged);
     let alarm = agent.feed_calls("alarm").await;
@@ -220,7 +242,8 @@ async fn applying_the_site_manifest_is_idempotent_and_drives_the_feed_lifecycle(
     assert_eq!(s, 200);
     let (s, _) = agent.call(reqwest::Method::DELETE, "/namespaces/_/triggers/telemetry", None).await;
     assert_eq!(s, 200);
-    let err = apply(&agent.host, &agent.auth, &manifest, &dir, &vars("America/New_York", "mqtt://refuse")).await.unwrap_err();
+    let err =
+        apply(&agent.host, &agent.auth, &manifest, &dir, &vars("America/New_York", "mqtt://refuse")).await.unwrap_err();
     match &err {
         ManifestError::Feed { trigger, event, message, .. } => {
             assert_eq!((trigger.as_str(), *event), ("/guest/telemetry", "CREATE"));

@@ -43,11 +43,17 @@ struct HubState {
 
 type Shared = Arc<Mutex<HubState>>;
 
-async fn ingest(State(hub): State<Shared>, Path(site): Path<String>, headers: HeaderMap, Json(batch): Json<AggregateBatch>) -> Response {
+async fn ingest(
+    State(hub): State<Shared>,
+    Path(site): Path<String>,
+    headers: HeaderMap,
+    Json(batch): Json<AggregateBatch>,
+) -> Response {
     let fault = {
         let mut h = hub.lock().unwrap();
         h.requests += 1;
-        if site != "site-a" || headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer s3cret-token") {
+        if site != "site-a" || headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer s3cret-token")
+        {
             h.bad_auth += 1;
             return StatusCode::UNAUTHORIZED.into_response();
         }
@@ -78,7 +84,8 @@ async fn ingest(State(hub): State<Shared>, Path(site): Path<String>, headers: He
     if let Some(Fault::Stall(d)) = fault {
         tokio::time::sleep(d).await;
     }
-    Json(IngestResponse { accepted: batch.records.len(), replaced: 0, received_at: "2026-11-24T00:00:00Z".into() }).into_response()
+    Json(IngestResponse { accepted: batch.records.len(), replaced: 0, received_at: "2026-11-24T00:00:00Z".into() })
+        .into_response()
 }
 
 async fn serve_on(listener: tokio::net::TcpListener, hub: Shared, stop: CancellationToken) {
@@ -139,9 +146,16 @@ fn store_with(n: usize) -> (tempfile::TempDir, SiteStore, Vec<AggregateRecord>) 
 async fn failures_mid_stream_are_retried_in_order_without_loss_or_duplicates() {
     let (_dir, store, recs) = store_with(50);
     let hub: Shared = Default::default();
-    hub.lock().unwrap().script =
-        [Fault::Accept, Fault::Status(500), Fault::Accept, Fault::Status(503), Fault::Status(429), Fault::Accept, Fault::Status(502)]
-            .into();
+    hub.lock().unwrap().script = [
+        Fault::Accept,
+        Fault::Status(500),
+        Fault::Accept,
+        Fault::Status(503),
+        Fault::Status(429),
+        Fault::Accept,
+        Fault::Status(502),
+    ]
+    .into();
     let stop = CancellationToken::new();
     let url = start_hub(hub.clone(), stop.clone()).await;
     let task = spawn_delivery_with(store.clone(), target(&url), fast(), stop.clone());
@@ -266,7 +280,11 @@ async fn a_batch_never_repeats_a_key() {
 
 #[test]
 fn backoff_grows_exponentially_with_jitter_up_to_the_cap() {
-    let c = DeliveryConfig { base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(2), ..DeliveryConfig::default() };
+    let c = DeliveryConfig {
+        base_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(2),
+        ..DeliveryConfig::default()
+    };
     for attempt in 1..=10u32 {
         let full = Duration::from_millis(100 * (1u64 << (attempt - 1))).min(Duration::from_secs(2));
         for _ in 0..50 {

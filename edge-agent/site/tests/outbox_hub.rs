@@ -10,9 +10,9 @@ use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use fogwhisk_site::outbox::spawn_delivery_with;
 use fogwhisk_site::{DeliveryConfig, HubTarget, Reading, SiteStore};
+use fogwhisk_testkit::hub::Hub;
 use fogwhisk_wire::hub::AggregateList;
 use fogwhisk_wire::AggregateRecord;
-use fogwhisk_testkit::hub::Hub;
 use tokio_util::sync::CancellationToken;
 
 fn add_site(data: &Path) -> String {
@@ -37,15 +37,21 @@ fn fill(store: &SiteStore, tz: Tz) -> Vec<AggregateRecord> {
         let start = tz.with_ymd_and_hms(2026, 10, day, 0, 0, 0).unwrap().timestamp_millis();
         let batch: Vec<Reading> = (0..48i64)
             .flat_map(|i| {
-                [(1u32, "temperature"), (1, "humidity"), (1, "gas_perc"), (2, "temperature"), (2, "humidity"), (2, "gas_perc")].map(
-                    |(dc, m)| Reading {
-                        datacenter_id: dc,
-                        device: format!("dev{dc}"),
-                        metric: m.into(),
-                        value: ((i * 7 + i64::from(day)) % 40) as f64 + 0.5,
-                        ts: start + i * 1_800_000,
-                    },
-                )
+                [
+                    (1u32, "temperature"),
+                    (1, "humidity"),
+                    (1, "gas_perc"),
+                    (2, "temperature"),
+                    (2, "humidity"),
+                    (2, "gas_perc"),
+                ]
+                .map(|(dc, m)| Reading {
+                    datacenter_id: dc,
+                    device: format!("dev{dc}"),
+                    metric: m.into(),
+                    value: ((i * 7 + i64::from(day)) % 40) as f64 + 0.5,
+                    ts: start + i * 1_800_000,
+                })
             })
             .collect();
         store.write("guest", &batch).unwrap();
@@ -91,7 +97,10 @@ async fn delivery_survives_a_killed_hub_and_nothing_arrives_twice() {
     let before_kill = ingested(&hub.url).await;
     hub.kill();
     let delivered_at_kill = store.outbox_stats().unwrap().delivered;
-    assert!(before_kill >= 60 && before_kill <= delivered_at_kill + 6, "hub counted {before_kill}, site delivered {delivered_at_kill}");
+    assert!(
+        before_kill >= 60 && before_kill <= delivered_at_kill + 6,
+        "hub counted {before_kill}, site delivered {delivered_at_kill}"
+    );
     let failures = store.outbox_stats().unwrap().failures;
     wait_for("failed attempts while the hub is down", || store.outbox_stats().unwrap().failures >= failures + 3).await;
     let down = store.outbox_stats().unwrap();
@@ -106,12 +115,22 @@ async fn delivery_survives_a_killed_hub_and_nothing_arrives_twice() {
     // At most the one batch in flight at the kill can be sent again (the hub replaces it by key), and
     // `delivered_at_kill` can miss a batch the hub acknowledged just before the kill (the site counts it
     // right after): one batch either way. The stored set is compared exactly below.
-    assert!(after + 6 >= remaining && after <= remaining + 6, "hub counted {after} after restart, {remaining} were left");
+    assert!(
+        after + 6 >= remaining && after <= remaining + 6,
+        "hub counted {after} after restart, {remaining} were left"
+    );
 
-    let list: AggregateList =
-        reqwest::get(format!("{}/api/v1/aggregates?site=site-a&limit=100000", hub2.url)).await.unwrap().json().await.unwrap();
-    let stored: BTreeMap<(u32, String, String), AggregateRecord> =
-        list.records.into_iter().map(|s| ((s.record.datacenter_id, s.record.metric.clone(), s.record.day.clone()), s.record)).collect();
+    let list: AggregateList = reqwest::get(format!("{}/api/v1/aggregates?site=site-a&limit=100000", hub2.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stored: BTreeMap<(u32, String, String), AggregateRecord> = list
+        .records
+        .into_iter()
+        .map(|s| ((s.record.datacenter_id, s.record.metric.clone(), s.record.day.clone()), s.record))
+        .collect();
     let expected: BTreeMap<(u32, String, String), AggregateRecord> =
         queued.into_iter().map(|r| ((r.datacenter_id, r.metric.clone(), r.day.clone()), r)).collect();
     assert_eq!(stored, expected, "every record stored once, as computed");

@@ -55,7 +55,16 @@ fn pending_days_are_complete_unreported_oldest_first_and_bounded() {
     let next = store.pending_records("guest", tz, date(16), 7).unwrap();
     assert_eq!(
         next.iter().map(|r| r.day.as_str()).collect::<Vec<_>>(),
-        ["2026-11-12", "2026-11-12", "2026-11-13", "2026-11-13", "2026-11-14", "2026-11-14", "2026-11-15", "2026-11-15"]
+        [
+            "2026-11-12",
+            "2026-11-12",
+            "2026-11-13",
+            "2026-11-13",
+            "2026-11-14",
+            "2026-11-14",
+            "2026-11-15",
+            "2026-11-15"
+        ]
     );
     store.enqueue("guest", next).unwrap();
     assert!(store.pending_days("guest", tz, date(16), 7).unwrap().is_empty());
@@ -64,7 +73,16 @@ fn pending_days_are_complete_unreported_oldest_first_and_bounded() {
     assert_eq!(store.write("guest", &day_readings(10, "a")).unwrap().written, 0);
     assert!(store.pending_days("guest", tz, date(16), 7).unwrap().is_empty());
     store
-        .write("guest", &[Reading { datacenter_id: 7, device: "late".into(), metric: "temperature".into(), value: 5.0, ts: at(10, 9) }])
+        .write(
+            "guest",
+            &[Reading {
+                datacenter_id: 7,
+                device: "late".into(),
+                metric: "temperature".into(),
+                value: 5.0,
+                ts: at(10, 9),
+            }],
+        )
         .unwrap();
     assert_eq!(store.pending_days("guest", tz, date(16), 7).unwrap(), vec![date(10)]);
     let fixed = store.pending_records("guest", tz, date(16), 7).unwrap();

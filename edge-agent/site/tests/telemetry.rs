@@ -152,7 +152,10 @@ fn statistics_match_an_independent_computation() {
     let one = store.daily_stats("guest", date(2026, 11, 21), date(2026, 11, 21), tz).unwrap();
     assert!(!one.is_empty() && one.iter().all(|s| s.day == date(2026, 11, 21)));
     assert_eq!(one.len(), want.keys().filter(|k| k.0 == date(2026, 11, 21)).count());
-    assert!(matches!(store.daily_stats("guest", date(2026, 11, 22), date(2026, 11, 21), tz), Err(SiteError::InvalidRange { .. })));
+    assert!(matches!(
+        store.daily_stats("guest", date(2026, 11, 22), date(2026, 11, 21), tz),
+        Err(SiteError::InvalidRange { .. })
+    ));
 }
 
 #[test]
@@ -165,8 +168,10 @@ fn dst_days_in_rome_hold_23_and_25_hours_of_readings() {
         (local_ms(tz, 2026, 3, 28, 0, 0), local_ms(tz, 2026, 3, 31, 0, 0)),
         (local_ms(tz, 2026, 10, 24, 0, 0), local_ms(tz, 2026, 10, 27, 0, 0)),
     ] {
-        let batch: Vec<Reading> =
-            (start..end).step_by(3_600_000).map(|ts| reading(7, "9A3F21", "temperature", (ts / 3_600_000 % 100) as f64, ts)).collect();
+        let batch: Vec<Reading> = (start..end)
+            .step_by(3_600_000)
+            .map(|ts| reading(7, "9A3F21", "temperature", (ts / 3_600_000 % 100) as f64, ts))
+            .collect();
         store.write("guest", &batch).unwrap();
     }
     let count = |d: NaiveDate| store.daily_stats("guest", d, d, tz).unwrap().first().map_or(0, |s| s.count);
@@ -193,7 +198,12 @@ fn retention_purges_old_readings_only() {
     let tz = rome();
     let old = local_ms(tz, 2026, 1, 10, 12, 0);
     let new = local_ms(tz, 2026, 1, 20, 12, 0);
-    store.write("guest", &[reading(1, "d", "t", 1.0, old), reading(1, "d", "t", 2.0, old + 1000), reading(1, "d", "t", 3.0, new)]).unwrap();
+    store
+        .write(
+            "guest",
+            &[reading(1, "d", "t", 1.0, old), reading(1, "d", "t", 2.0, old + 1000), reading(1, "d", "t", 3.0, new)],
+        )
+        .unwrap();
     let removed = store.purge_before(local_ms(tz, 2026, 1, 15, 0, 0)).unwrap();
     assert_eq!(removed, 2);
     let s = store.daily_stats("guest", date(2026, 1, 1), date(2026, 1, 31), tz).unwrap();

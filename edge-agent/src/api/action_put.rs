@@ -73,7 +73,13 @@ impl AppState {
         let kind = RuntimeKind::from_str(&e.kind).map_err(|_| unsupported_kind(&e.kind))?;
         let code = e.code.filter(|c| !c.trim().is_empty()).ok_or_else(|| malformed("exec.code is missing".into()))?;
         let binary = is_binary_code(&code);
-        Ok(Exec { kind: kind.as_str().into(), binary: Some(binary), code: Some(code), main: e.main, ..Default::default() })
+        Ok(Exec {
+            kind: kind.as_str().into(),
+            binary: Some(binary),
+            code: Some(code),
+            main: e.main,
+            ..Default::default()
+        })
     }
 
     /// Counts the atomic actions under sequence `comps`, refusing missing components and cycles.

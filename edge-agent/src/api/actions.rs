@@ -79,7 +79,12 @@ pub fn action_json(a: &Action, with_code: bool) -> Value {
     v
 }
 
-async fn list(State(s): State<Arc<AppState>>, caller: Caller, Path(ns): Path<String>, q: QueryMap) -> ApiResult<Json<Value>> {
+async fn list(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(ns): Path<String>,
+    q: QueryMap,
+) -> ApiResult<Json<Value>> {
     // `guest%2Ftools` lists the actions of package tools, as OpenWhisk's view on the entity path does.
     let path = caller.path(&ns)?;
     let ns = caller.own(&path.namespace)?;
@@ -107,7 +112,9 @@ async fn list_package(
     // A binding lists its bound package's actions, if the caller may still read that package (listPackageActions).
     let (rns, rpkg) = match &p.binding {
         Some(b) => match s.store.get(&format!("{}/{}", b.namespace, b.name))? {
-            Some(Entity::Package(t)) if t.namespace == caller.namespace || t.publish => (b.namespace.clone(), b.name.clone()),
+            Some(Entity::Package(t)) if t.namespace == caller.namespace || t.publish => {
+                (b.namespace.clone(), b.name.clone())
+            }
             Some(Entity::Package(_)) => return Err(ApiError::Forbidden),
             _ => return Err(ApiError::NotFound),
         },
@@ -126,7 +133,12 @@ async fn get_action(s: &AppState, caller: &Caller, name: FullName, q: &QueryMap)
     Ok(Json(v))
 }
 
-async fn get_top(State(s): State<Arc<AppState>>, c: Caller, Path((ns, n)): Path<(String, String)>, q: QueryMap) -> ApiResult<Json<Value>> {
+async fn get_top(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path((ns, n)): Path<(String, String)>,
+    q: QueryMap,
+) -> ApiResult<Json<Value>> {
     let name = name_of(&c, &ns, None, &n)?;
     get_action(&s, &c, name, &q).await
 }
@@ -197,7 +209,11 @@ async fn delete_action(s: &AppState, c: &Caller, name: FullName) -> ApiResult<Js
     }
 }
 
-async fn delete_top(State(s): State<Arc<AppState>>, c: Caller, Path((ns, n)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn delete_top(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path((ns, n)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     let name = name_of(&c, &ns, None, &n)?;
     delete_action(&s, &c, name).await
 }
@@ -250,14 +266,17 @@ async fn invoke(s: Arc<AppState>, c: Caller, name: FullName, q: QueryMap, body: 
     let r = resolve_action(&s.store, &c.namespace, &name)?;
     check_final(&r, &args)?;
     match s.invoke(&c.namespace, r, args, InvokeOptions { blocking, wait }).await? {
-        Invoked::Pending(id) => Ok(with_id((StatusCode::ACCEPTED, Json(json!({"activationId": id}))).into_response(), &id)),
+        Invoked::Pending(id) => {
+            Ok(with_id((StatusCode::ACCEPTED, Json(json!({"activationId": id}))).into_response(), &id))
+        }
         Invoked::Done(a) => {
             let status = match a.response.status {
                 Outcome::Success => StatusCode::OK,
                 Outcome::ApplicationError | Outcome::DeveloperError => StatusCode::BAD_GATEWAY,
                 Outcome::WhiskError => StatusCode::INTERNAL_SERVER_ERROR,
             };
-            let body = if result_only || a.response.result.is_array() { a.response.result.clone() } else { a.to_full_json() };
+            let body =
+                if result_only || a.response.result.is_array() { a.response.result.clone() } else { a.to_full_json() };
             Ok(with_id((status, Json(body)).into_response(), &a.activation_id))
         }
     }

@@ -23,7 +23,12 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/namespaces/{ns}/activations/{id}/result", get(result))
 }
 
-async fn list(State(s): State<Arc<AppState>>, c: Caller, Path(ns): Path<String>, q: QueryMap) -> ApiResult<Json<Value>> {
+async fn list(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path(ns): Path<String>,
+    q: QueryMap,
+) -> ApiResult<Json<Value>> {
     let ns = c.own(&ns)?;
     let docs = q.flag("docs", false)?;
     let count = q.flag("count", false)?;
@@ -53,7 +58,9 @@ async fn list(State(s): State<Arc<AppState>>, c: Caller, Path(ns): Path<String>,
 fn load(s: &AppState, c: &Caller, ns: &str, id: &str) -> ApiResult<Activation> {
     let ns = c.own(ns)?;
     if !valid_activation_id(id) {
-        return Err(ApiError::bad(format!("The activation id '{id}' is not valid: it must be 32 hexadecimal characters.")));
+        return Err(ApiError::bad(format!(
+            "The activation id '{id}' is not valid: it must be 32 hexadecimal characters."
+        )));
     }
     let id = id.to_ascii_lowercase();
     let found = match s.activations.uncommitted(&id) {
@@ -66,15 +73,27 @@ fn load(s: &AppState, c: &Caller, ns: &str, id: &str) -> ApiResult<Activation> {
     }
 }
 
-async fn get_one(State(s): State<Arc<AppState>>, c: Caller, Path((ns, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn get_one(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path((ns, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(load(&s, &c, &ns, &id)?.to_full_json()))
 }
 
-async fn logs(State(s): State<Arc<AppState>>, c: Caller, Path((ns, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn logs(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path((ns, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"logs": load(&s, &c, &ns, &id)?.logs})))
 }
 
-async fn result(State(s): State<Arc<AppState>>, c: Caller, Path((ns, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn result(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path((ns, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     let mut v = load(&s, &c, &ns, &id)?.response.to_json();
     if let Some(o) = v.as_object_mut() {
         o.remove("statusCode");

@@ -40,7 +40,9 @@ pub fn expect(found: Option<Entity>, want: Collection) -> Result<Entity, ApiErro
 pub fn next_version(old: Option<&str>, given: Option<String>) -> Result<String, ApiError> {
     match given {
         Some(v) if valid_version(&v) => Ok(v),
-        Some(v) => Err(ApiError::bad(format!("The request content was malformed:\nversion '{v}' is not a valid semantic version"))),
+        Some(v) => Err(ApiError::bad(format!(
+            "The request content was malformed:\nversion '{v}' is not a valid semantic version"
+        ))),
         None => Ok(old.map(bump_patch).unwrap_or_else(|| FIRST_VERSION.into())),
     }
 }

@@ -147,7 +147,9 @@ impl QueryMap {
         match v.to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => Ok(true),
             "false" | "no" | "off" | "0" | "" => Ok(false),
-            _ => Err(ApiError::bad(format!("The query parameter '{key}' was malformed:\n'{v}' is not a valid Boolean value"))),
+            _ => Err(ApiError::bad(format!(
+                "The query parameter '{key}' was malformed:\n'{v}' is not a valid Boolean value"
+            ))),
         }
     }
 
@@ -155,10 +157,9 @@ impl QueryMap {
     pub fn number(&self, key: &str) -> Result<Option<u64>, ApiError> {
         match self.0.get(key) {
             None => Ok(None),
-            Some(v) => v
-                .parse::<u64>()
-                .map(Some)
-                .map_err(|_| ApiError::bad(format!("The parameter '{key}' must be a non-negative integer, not '{v}'."))),
+            Some(v) => v.parse::<u64>().map(Some).map_err(|_| {
+                ApiError::bad(format!("The parameter '{key}' must be a non-negative integer, not '{v}'."))
+            }),
         }
     }
 

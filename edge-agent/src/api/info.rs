@@ -86,8 +86,5 @@ async fn metrics(State(s): State<Arc<AppState>>) -> impl IntoResponse {
         s.metrics.set_site("outbox_dead_letters", o.dead_letters as f64);
         s.metrics.set_site("outbox_dead_lettered", o.dead_lettered as f64);
     }
-    (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        s.metrics.render(&s.pool),
-    )
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.metrics.render(&s.pool))
 }

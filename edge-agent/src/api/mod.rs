@@ -1,9 +1,9 @@
 //! The OpenWhisk REST API v1: one router per resource, merged, with CORS, body limits and JSON errors everywhere.
 
 mod action_put;
-mod dead_letters;
 pub mod actions;
 pub mod activations;
+mod dead_letters;
 mod drain;
 mod entities;
 pub mod error;
@@ -98,11 +98,7 @@ async fn rewrap_errors(req: Request, next: Next) -> Response {
         return r;
     }
     let status = r.status();
-    let is_json = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.contains("json"));
+    let is_json = r.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.contains("json"));
     if (status.is_client_error() || status.is_server_error()) && !is_json {
         let msg = match status {
             StatusCode::PAYLOAD_TOO_LARGE => "The request content exceeds the maximum allowed size.".to_string(),

@@ -13,9 +13,7 @@ use super::AppState;
 
 /// Routes of the namespaces collection.
 pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/v1/namespaces", get(list))
-        .route("/api/v1/namespaces/{ns}/limits", get(limits))
+    Router::new().route("/api/v1/namespaces", get(list)).route("/api/v1/namespaces/{ns}/limits", get(limits))
 }
 
 async fn list(c: Caller) -> Json<Value> {

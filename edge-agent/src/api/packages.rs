@@ -39,7 +39,12 @@ pub fn package_json(p: &Package) -> Value {
     })
 }
 
-async fn list(State(s): State<Arc<AppState>>, c: Caller, Path(ns): Path<String>, q: QueryMap) -> ApiResult<Json<Value>> {
+async fn list(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path(ns): Path<String>,
+    q: QueryMap,
+) -> ApiResult<Json<Value>> {
     let ns = c.resolve(&ns)?;
     // As OpenWhisk: the own namespace lists everything, another one its published packages (not bindings);
     // `public` is not a parameter of the controller and is ignored.
@@ -60,7 +65,11 @@ fn load(s: &AppState, id: &str) -> ApiResult<Option<Package>> {
 
 /// GET of a package, or of a binding as OpenWhisk's `mergePackageWithBinding` shows it: the binding's own document
 /// with the bound package's parameters merged under its own (the binding's win), and the bound package's actions.
-async fn get_one(State(s): State<Arc<AppState>>, c: Caller, Path((ns, name)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn get_one(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path((ns, name)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     let ns = c.resolve(&ns)?;
     segment(&name)?;
     let own = ns == c.namespace;
@@ -101,7 +110,11 @@ async fn get_one(State(s): State<Arc<AppState>>, c: Caller, Path((ns, name)): Pa
     Ok(Json(v))
 }
 
-fn binding_of(s: &AppState, caller: &str, b: Option<crate::entity::package::BindingPut>) -> ApiResult<Option<BindingRef>> {
+fn binding_of(
+    s: &AppState,
+    caller: &str,
+    b: Option<crate::entity::package::BindingPut>,
+) -> ApiResult<Option<BindingRef>> {
     let Some(b) = b else { return Ok(None) };
     let (Some(bns), Some(bname)) = (b.namespace, b.name) else {
         return Ok(None);

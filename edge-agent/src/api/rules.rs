@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::entities::{check_key_values, existing_for_put, expect, next_version, list_page, segment};
+use super::entities::{check_key_values, existing_for_put, expect, list_page, next_version, segment};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, JsonBody, QueryMap};
 use super::AppState;
@@ -50,12 +50,20 @@ fn relink(tx: &mut EntityTx<'_>, trigger: &PathName, rule_id: &str, link: Option
     Ok(true)
 }
 
-async fn list(State(s): State<Arc<AppState>>, c: Caller, Path(ns): Path<String>, q: QueryMap) -> ApiResult<Json<Value>> {
+async fn list(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path(ns): Path<String>,
+    q: QueryMap,
+) -> ApiResult<Json<Value>> {
     let ns = c.own(&ns)?;
     let rows = list_page(&s.store, &format!("{ns}/"), "rules", &q, |e| match e {
-        Entity::Rule(r) => Some((r.updated, json!({"namespace": r.namespace, "name": r.name, "version": r.version,
+        Entity::Rule(r) => Some((
+            r.updated,
+            json!({"namespace": r.namespace, "name": r.name, "version": r.version,
             "publish": r.publish, "annotations": r.annotations, "trigger": r.trigger, "action": r.action,
-            "updated": r.updated}))),
+            "updated": r.updated}),
+        )),
         _ => None,
     })?;
     Ok(Json(rows))
@@ -68,7 +76,11 @@ fn load(tx: &EntityTx<'_>, id: &str) -> Result<Rule, ApiError> {
     }
 }
 
-async fn get_one(State(s): State<Arc<AppState>>, c: Caller, Path((ns, name)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn get_one(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path((ns, name)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     segment(&name)?;
     let ns = c.own(&ns)?;
     let id = format!("{ns}/{name}");
@@ -127,7 +139,9 @@ async fn put(
         };
         let (trigger, action) = match (trigger, action, &old) {
             (Some(t), Some(a), _) => (pn(&t), pn(&a)),
-            (t, a, Some(o)) => (t.map(|t| pn(&t)).unwrap_or(o.trigger.clone()), a.map(|a| pn(&a)).unwrap_or(o.action.clone())),
+            (t, a, Some(o)) => {
+                (t.map(|t| pn(&t)).unwrap_or(o.trigger.clone()), a.map(|a| pn(&a)).unwrap_or(o.action.clone()))
+            }
             _ => return Err(ApiError::bad("rule requires a valid trigger and a valid action")),
         };
         if !matches!(tx.get(&trigger.doc_id())?, Some(Entity::Trigger(_))) {
@@ -158,7 +172,11 @@ async fn put(
     Ok(Json(v))
 }
 
-async fn delete(State(s): State<Arc<AppState>>, c: Caller, Path((ns, name)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn delete(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path((ns, name)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     segment(&name)?;
     let ns = c.own(&ns)?;
     let id = format!("{ns}/{name}");

@@ -66,18 +66,20 @@ fn day(q: &QueryMap, key: &str) -> ApiResult<Option<NaiveDate>> {
         .transpose()
 }
 
-async fn daily(State(s): State<Arc<AppState>>, c: Caller, Path(ns): Path<String>, q: QueryMap) -> ApiResult<Json<Value>> {
+async fn daily(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path(ns): Path<String>,
+    q: QueryMap,
+) -> ApiResult<Json<Value>> {
     let ns = c.own(&ns)?;
     let tz_name = q.0.get("tz").cloned().unwrap_or_else(|| s.settings.timezone.clone());
     let tz: chrono_tz::Tz = tz_name.parse().map_err(|_| ApiError::bad(format!("Unknown time zone '{tz_name}'.")))?;
     if q.flag("pending", false)? {
         let max_days = q.number("max_days")?.unwrap_or(7).clamp(1, 366) as usize;
         let today = chrono::Utc::now().with_timezone(&tz).date_naive();
-        let records = s
-            .site
-            .run_blocking(move |st| st.pending_records(&ns, tz, today, max_days))
-            .await
-            .map_err(site_error)?;
+        let records =
+            s.site.run_blocking(move |st| st.pending_records(&ns, tz, today, max_days)).await.map_err(site_error)?;
         return Ok(Json(json!({ "records": records })));
     }
     let (Some(from), Some(to)) = (day(&q, "from")?, day(&q, "to")?) else {

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
 use super::actions::{payload, with_id};
-use super::entities::{check_key_values, existing_for_put, expect, next_version, list_page, segment};
+use super::entities::{check_key_values, existing_for_put, expect, list_page, next_version, segment};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, JsonBody, QueryMap, RawBody};
 use super::AppState;
@@ -30,7 +30,12 @@ fn row(t: &Trigger) -> Value {
         "annotations": t.annotations, "updated": t.updated})
 }
 
-async fn list(State(s): State<Arc<AppState>>, c: Caller, Path(ns): Path<String>, q: QueryMap) -> ApiResult<Json<Value>> {
+async fn list(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path(ns): Path<String>,
+    q: QueryMap,
+) -> ApiResult<Json<Value>> {
     let ns = c.own(&ns)?;
     let rows = list_page(&s.store, &format!("{ns}/"), "triggers", &q, |e| match e {
         Entity::Trigger(t) => Some((t.updated, row(&t))),
@@ -48,7 +53,11 @@ fn load(s: &AppState, c: &Caller, ns: &str, name: &str) -> ApiResult<Trigger> {
     }
 }
 
-async fn get_one(State(s): State<Arc<AppState>>, c: Caller, Path((ns, name)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn get_one(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path((ns, name)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(serde_json::to_value(load(&s, &c, &ns, &name)?).unwrap_or_default()))
 }
 
@@ -98,7 +107,11 @@ async fn put(
     Ok(Json(serde_json::to_value(saved).unwrap_or_default()))
 }
 
-async fn delete(State(s): State<Arc<AppState>>, c: Caller, Path((ns, name)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn delete(
+    State(s): State<Arc<AppState>>,
+    c: Caller,
+    Path((ns, name)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     segment(&name)?;
     let ns = c.own(&ns)?;
     let id = format!("{ns}/{name}");

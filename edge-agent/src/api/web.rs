@@ -118,7 +118,8 @@ pub(super) async fn web(
     let opts = InvokeOptions { blocking: true, wait: Duration::from_secs(60) };
     match s.invoke(&ns, r, args, opts).await? {
         Invoked::Pending(id) => {
-            let resp = (StatusCode::ACCEPTED, Json(json!({"error": "Response not yet ready.", "code": id}))).into_response();
+            let resp =
+                (StatusCode::ACCEPTED, Json(json!({"error": "Response not yet ready.", "code": id}))).into_response();
             Ok(super::actions::with_id(resp, &id))
         }
         Invoked::Done(a) => {
@@ -194,10 +195,7 @@ pub(super) fn cors_preflight(headers: &HeaderMap) -> Response {
     let mut r = StatusCode::OK.into_response();
     let h = r.headers_mut();
     h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-    h.insert(
-        "access-control-allow-methods",
-        HeaderValue::from_static("OPTIONS, GET, DELETE, POST, PUT, HEAD, PATCH"),
-    );
+    h.insert("access-control-allow-methods", HeaderValue::from_static("OPTIONS, GET, DELETE, POST, PUT, HEAD, PATCH"));
     if let Some(req) = headers.get("access-control-request-headers") {
         h.insert(HeaderName::from_static("access-control-allow-headers"), req.clone());
     }

@@ -96,7 +96,10 @@ fn http(result: Value) -> ApiResult<Response> {
                     .map_err(|_| ApiError::bad("The body of a binary response must be base64."))?
             } else {
                 if content_type.is_none() {
-                    headers.push((HeaderName::from_static("content-type"), HeaderValue::from_static("text/html; charset=UTF-8")));
+                    headers.push((
+                        HeaderName::from_static("content-type"),
+                        HeaderValue::from_static("text/html; charset=UTF-8"),
+                    ));
                 }
                 s.clone().into_bytes()
             }

@@ -49,7 +49,12 @@ fn feed_error(e: FeedError) -> (RunStatus, String) {
 
 impl AppState {
     /// Runs built-in action `main` for `caller` with `args`, shaped like a runtime outcome.
-    pub(crate) async fn run_builtin(self: &Arc<Self>, caller: &str, main: &str, args: Map<String, Value>) -> RunOutcome {
+    pub(crate) async fn run_builtin(
+        self: &Arc<Self>,
+        caller: &str,
+        main: &str,
+        args: Map<String, Value>,
+    ) -> RunOutcome {
         let start = now_ms();
         let answer = match main {
             "mqtt_feed" => self.feed_call(caller, None, args).await,
@@ -82,7 +87,12 @@ impl AppState {
         }
     }
 
-    async fn feed_call(self: &Arc<Self>, caller: &str, alarm: Option<AlarmKind>, mut args: Map<String, Value>) -> Answer {
+    async fn feed_call(
+        self: &Arc<Self>,
+        caller: &str,
+        alarm: Option<AlarmKind>,
+        mut args: Map<String, Value>,
+    ) -> Answer {
         let bad = |m: String| (RunStatus::ApplicationError, m);
         let event = args.remove("lifecycleEvent").and_then(|v| v.as_str().map(String::from));
         let event = event.ok_or_else(|| bad("The parameter 'lifecycleEvent' is required.".into()))?;
@@ -117,13 +127,16 @@ impl AppState {
             tracing::warn!(namespace = caller, "federation/push refused: namespace not allowed to push");
             return Err(push_refusal(
                 403,
-                format!("The namespace '{caller}' is not allowed to push aggregates to the hub (allowed: {}).", allowed.join(", ")),
+                format!(
+                    "The namespace '{caller}' is not allowed to push aggregates to the hub (allowed: {}).",
+                    allowed.join(", ")
+                ),
             ));
         }
         let bad = |m: String| push_refusal(400, m);
         let records = args.remove("records").ok_or_else(|| bad("The parameter 'records' is required.".into()))?;
-        let records: Vec<fogwhisk_wire::AggregateRecord> =
-            serde_json::from_value(records).map_err(|e| bad(format!("'records' is not a list of aggregate records: {e}")))?;
+        let records: Vec<fogwhisk_wire::AggregateRecord> = serde_json::from_value(records)
+            .map_err(|e| bad(format!("'records' is not a list of aggregate records: {e}")))?;
         // The one definition of a valid record (fogwhisk-wire, the hub applies the same), and the
         // site's own zone: what the hub would refuse is refused here, with the reason, before queueing.
         let tz = &self.settings.timezone;
@@ -141,11 +154,7 @@ impl AppState {
         }
         let n = records.len();
         let ns = caller.to_string();
-        let queued = self
-            .site
-            .run_blocking(move |s| s.enqueue(&ns, records))
-            .await
-            .map_err(|e| bad(e.to_string()))?;
+        let queued = self.site.run_blocking(move |s| s.enqueue(&ns, records)).await.map_err(|e| bad(e.to_string()))?;
         Ok(json!({ "queued": queued, "received": n }))
     }
 }

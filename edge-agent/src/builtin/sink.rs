@@ -5,8 +5,8 @@ use std::sync::{Arc, Weak};
 use fogwhisk_feeds::{FireError, Retire, TriggerSink};
 use serde_json::{Map, Value};
 
-use crate::invoke::InvokeError;
 use crate::entity::{Entity, FullName, RuleStatus};
+use crate::invoke::InvokeError;
 use crate::state::AppState;
 
 /// Fires triggers for the feeds through [`AppState::fire`].
@@ -26,9 +26,7 @@ impl AgentSink {
 }
 
 fn doc_id(trigger: &str) -> Result<String, FireError> {
-    FullName::parse(trigger, "_")
-        .map(|n| n.doc_id())
-        .map_err(|_| FireError::NotFound(trigger.to_string()))
+    FullName::parse(trigger, "_").map(|n| n.doc_id()).map_err(|_| FireError::NotFound(trigger.to_string()))
 }
 
 #[async_trait::async_trait]

@@ -83,7 +83,10 @@ impl AppState {
             params = object(Some(&done.response.result));
             params.extend(state);
         };
-        let mut annotations = vec![KeyVal::new(if lineage.cause.is_none() { "topmost" } else { "causedBy" }, if lineage.cause.is_none() { json!(true) } else { json!("sequence") })];
+        let mut annotations = vec![KeyVal::new(
+            if lineage.cause.is_none() { "topmost" } else { "causedBy" },
+            if lineage.cause.is_none() { json!(true) } else { json!("sequence") },
+        )];
         annotations.push(KeyVal::new("path", json!(r.fqn.doc_id())));
         annotations.push(KeyVal::new("waitTime", json!(0)));
         annotations.push(KeyVal::new("kind", json!("sequence")));

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use super::{resolve_action, Resolved};
 use super::error::InvokeError;
+use super::{resolve_action, Resolved};
 use crate::entity::activation::new_activation_id;
 use crate::entity::common::now_ms;
 use crate::entity::{Activation, FullName, KeyVal, KeyValues, Outcome, Response, RuleStatus, Trigger};

@@ -4,10 +4,10 @@
 mod conductor;
 mod detach;
 mod error;
+pub mod fire;
 mod primitive;
 pub mod resolve;
 mod sequence;
-pub mod fire;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 
 use crate::entity::activation::new_activation_id;
 use crate::entity::Activation;
-use crate::state::AppState;
 use crate::entity::{FullName, KeyValues};
+use crate::state::AppState;
 use crate::throttle::{InFlight, RateKind};
 use detach::Detachable;
 pub use error::InvokeError;
@@ -64,7 +64,14 @@ impl AppState {
     }
 
     /// Runs an admitted activation in the background.
-    pub(crate) fn start(self: &Arc<Self>, caller: &str, r: Resolved, payload: Map<String, Value>, id: String, slot: Option<InFlight>) {
+    pub(crate) fn start(
+        self: &Arc<Self>,
+        caller: &str,
+        r: Resolved,
+        payload: Map<String, Value>,
+        id: String,
+        slot: Option<InFlight>,
+    ) {
         self.tasks.spawn(self.clone().activation(caller, r, payload, id, slot));
     }
 

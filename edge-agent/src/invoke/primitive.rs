@@ -136,11 +136,7 @@ impl AppState {
                 // A missing annotation counts as true (legacy actions); new ones get `false` on create.
                 let provide_key =
                     action.annotations.get_value("provide-api-key").is_none_or(crate::entity::common::truthy);
-                let api_key = if provide_key {
-                    self.identities.credentials(caller).map(|c| c.to_auth())
-                } else {
-                    None
-                };
+                let api_key = if provide_key { self.identities.credentials(caller).map(|c| c.to_auth()) } else { None };
                 let ctx = RunContext {
                     params: Value::Object(args),
                     namespace: caller.to_string(),

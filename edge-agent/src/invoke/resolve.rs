@@ -60,11 +60,8 @@ pub fn resolve_action(store: &Store, caller: &str, name: &FullName) -> Result<Re
             if bound.namespace != caller && !bound.publish {
                 return Err(InvokeError::Forbidden);
             }
-            let fqn = FullName {
-                namespace: b.namespace.clone(),
-                package: Some(b.name.clone()),
-                name: name.name.clone(),
-            };
+            let fqn =
+                FullName { namespace: b.namespace.clone(), package: Some(b.name.clone()), name: name.name.clone() };
             let action = load_action(store, &fqn.doc_id())?;
             let mut params = bound.parameters.clone();
             params.merge(&pkg.parameters);
@@ -77,7 +74,9 @@ pub fn resolve_action(store: &Store, caller: &str, name: &FullName) -> Result<Re
 /// Checks a request body against a `final` action's parameters.
 pub fn check_final(r: &Resolved, payload: &serde_json::Map<String, serde_json::Value>) -> Result<(), InvokeError> {
     if r.action.annotations.is_truthy("final") && payload.keys().any(|k| r.params.iter().any(|p| &p.key == k)) {
-        return Err(InvokeError::Invalid(String::from("Request defines parameters that are not allowed (e.g., reserved properties).")));
+        return Err(InvokeError::Invalid(String::from(
+            "Request defines parameters that are not allowed (e.g., reserved properties).",
+        )));
     }
     Ok(())
 }

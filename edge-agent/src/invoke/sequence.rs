@@ -52,13 +52,19 @@ impl AppState {
                 other => Map::from_iter([("value".to_string(), other)]),
             };
             let child = new_activation_id();
-            let record =
-                self.execute(caller, &component, args, child.clone(), Lineage { cause: Some(id.clone()), conductor_step: false }).await;
+            let record = self
+                .execute(
+                    caller,
+                    &component,
+                    args,
+                    child.clone(),
+                    Lineage { cause: Some(id.clone()), conductor_step: false },
+                )
+                .await;
             ids.push(child);
             duration += record.end.saturating_sub(record.start).max(record.duration.unwrap_or(0));
             end = record.end.max(end);
-            let failed = record.response.status != Outcome::Success
-                || record.response.result.get("error").is_some();
+            let failed = record.response.status != Outcome::Success || record.response.result.get("error").is_some();
             response = record.response.clone();
             if failed {
                 break;

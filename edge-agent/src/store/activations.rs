@@ -252,10 +252,10 @@ fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::ActivationWriter;
-    use tokio_util::sync::CancellationToken;
     use crate::entity::{activation::new_activation_id, KeyVal, Outcome, Response};
+    use crate::store::ActivationWriter;
     use serde_json::json;
+    use tokio_util::sync::CancellationToken;
 
     fn act(ns: &str, name: &str, start: u64) -> Activation {
         Activation {

@@ -116,8 +116,8 @@ fn decode(key: &str, bytes: &[u8]) -> Result<Entity, StoreError> {
 impl Store {
     /// Opens (or creates) the store file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path)
-            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        let db =
+            Database::create(path).map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
         let tx = db.begin_write()?;
         {
             tx.open_table(ENTITIES)?;
@@ -165,17 +165,11 @@ impl Store {
 
     /// Runs `f` in one durable write transaction; nothing is written if it fails. Called from an async
     /// handler, the commit (an fsync) runs with [`off_async`], so it does not hold up other tasks.
-    pub fn write<R, E: From<StoreError>>(
-        &self,
-        f: impl FnOnce(&mut EntityTx<'_>) -> Result<R, E>,
-    ) -> Result<R, E> {
+    pub fn write<R, E: From<StoreError>>(&self, f: impl FnOnce(&mut EntityTx<'_>) -> Result<R, E>) -> Result<R, E> {
         off_async(|| self.write_now(f))
     }
 
-    fn write_now<R, E: From<StoreError>>(
-        &self,
-        f: impl FnOnce(&mut EntityTx<'_>) -> Result<R, E>,
-    ) -> Result<R, E> {
+    fn write_now<R, E: From<StoreError>>(&self, f: impl FnOnce(&mut EntityTx<'_>) -> Result<R, E>) -> Result<R, E> {
         let tx = self.db.begin_write().map_err(StoreError::from)?;
         let r = {
             let table = tx.open_table(ENTITIES).map_err(StoreError::from)?;
@@ -211,7 +205,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entity::{Trigger, KeyVal};
+    use crate::entity::{KeyVal, Trigger};
 
     fn trigger(name: &str) -> Entity {
         Entity::Trigger(Trigger {

@@ -69,7 +69,8 @@ impl ActivationWriter {
                 }
                 let (records, acks): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
                 let s = store.clone();
-                let ids: Vec<String> = records.iter().filter_map(|o| o.record()).map(|a| a.activation_id.clone()).collect();
+                let ids: Vec<String> =
+                    records.iter().filter_map(|o| o.record()).map(|a| a.activation_id.clone()).collect();
                 let result = tokio::task::spawn_blocking(move || s.apply(&records))
                     .await
                     .map_err(|e| e.to_string())
@@ -154,13 +155,9 @@ pub struct Commit(oneshot::Receiver<Result<(), String>>);
 impl Commit {
     /// Waits until the change is durable.
     pub async fn durable(self) -> Result<(), StoreError> {
-        self.0
-            .await
-            .map_err(|_| StoreError::Db("activation writer stopped".into()))?
-            .map_err(StoreError::Db)
+        self.0.await.map_err(|_| StoreError::Db("activation writer stopped".into()))?.map_err(StoreError::Db)
     }
 }
-
 
 #[cfg(test)]
 mod tests {

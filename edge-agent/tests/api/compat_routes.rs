@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use crate::helpers::Agent;
 
 /// Answers both response types: `.json` shows the whole result, `.http` renders its `body`.
-const HELLO: &str = "function main(p){const r = {greeting: 'hi ' + (p.name || 'you'), path: p.__ow_path}; return {...r, body: r}}";
+const HELLO: &str =
+    "function main(p){const r = {greeting: 'hi ' + (p.name || 'you'), path: p.__ow_path}; return {...r, body: r}}";
 
 async fn mgmt(a: &Agent, method: Method, op: &str, query: &str, body: Option<Value>) -> (u16, Value) {
     let url = format!("{}/api/v1/web/whisk.system/apimgmt/{op}.http?{query}", a.api);

@@ -13,7 +13,12 @@ fn assert_error(status: u16, body: &Value, want: u16) {
 async fn bad_requests_are_rejected_precisely() {
     let a = Agent::spawn(None, &[]).await;
     let raw = |path: &str, body: &'static str| {
-        a.http.put(a.url(path)).basic_auth(&a.auth.0, Some(&a.auth.1)).header("content-type", "application/json").body(body).send()
+        a.http
+            .put(a.url(path))
+            .basic_auth(&a.auth.0, Some(&a.auth.1))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
     };
     let r = raw("actions/x", "{not json").await.unwrap();
     let s = r.status().as_u16();
@@ -63,7 +68,11 @@ async fn bad_requests_are_rejected_precisely() {
 
 #[tokio::test]
 async fn oversize_bodies_get_413() {
-    let a = Agent::spawn(None, &[("FOGWHISK_EDGE_LIMITS__MAX_BODY_BYTES", "4096"), ("FOGWHISK_EDGE_LIMITS__MAX_PAYLOAD_BYTES", "2048")]).await;
+    let a = Agent::spawn(
+        None,
+        &[("FOGWHISK_EDGE_LIMITS__MAX_BODY_BYTES", "4096"), ("FOGWHISK_EDGE_LIMITS__MAX_PAYLOAD_BYTES", "2048")],
+    )
+    .await;
     let code = format!("function main(){{ return {{}} }} // {}", "x".repeat(5000));
     let (s, b) = a.put("actions/huge", json!({"exec":{"kind":"nodejs:20","code":code}})).await;
     assert_error(s, &b, 413);

@@ -102,7 +102,12 @@ impl Agent {
 
     /// Creates a Node.js action.
     pub async fn node_action(&self, name: &str, code: &str) {
-        let (s, b) = self.put(&format!("actions/{name}?overwrite=true"), serde_json::json!({"exec":{"kind":"nodejs:20","code":code}})).await;
+        let (s, b) = self
+            .put(
+                &format!("actions/{name}?overwrite=true"),
+                serde_json::json!({"exec":{"kind":"nodejs:20","code":code}}),
+            )
+            .await;
         assert_eq!(s, 200, "{b}");
     }
 

@@ -115,7 +115,13 @@ async fn namespaces_command_creates_keys_the_running_agent_accepts() {
     let (u, k) = key.split_once(':').unwrap();
     let r = a.http.get(format!("{}/api/v1/namespaces", a.api)).basic_auth(u, Some(k)).send().await.unwrap();
     assert_eq!(r.json::<serde_json::Value>().await.unwrap(), json!(["acme"]));
-    let r = a.http.get(format!("{}/api/v1/namespaces/guest/actions/mine", a.api)).basic_auth(u, Some(k)).send().await.unwrap();
+    let r = a
+        .http
+        .get(format!("{}/api/v1/namespaces/guest/actions/mine", a.api))
+        .basic_auth(u, Some(k))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 403);
     let list = std::process::Command::new(bin()).args(["namespaces", "list", "--data"]).arg(&a.data).output().unwrap();
     let text = String::from_utf8(list.stdout).unwrap();

@@ -36,13 +36,17 @@ async fn push(a: &Agent, auth: (&str, &str), records: Value) -> (u16, Value) {
 }
 
 async fn at_hub(hub: &Hub) -> Vec<Value> {
-    let v: Value = reqwest::get(format!("{}/api/v1/aggregates?site=torino", hub.url)).await.unwrap().json().await.unwrap();
+    let v: Value =
+        reqwest::get(format!("{}/api/v1/aggregates?site=torino", hub.url)).await.unwrap().json().await.unwrap();
     v["records"].as_array().cloned().unwrap_or_default()
 }
 
 async fn outbox_depth(a: &Agent) -> f64 {
     let text = a.http.get(format!("{}/metrics", a.api)).send().await.unwrap().text().await.unwrap();
-    text.lines().find_map(|l| l.strip_prefix("fogwhisk_edge_site{figure=\"outbox_depth\"} ")).and_then(|v| v.trim().parse().ok()).unwrap_or(0.0)
+    text.lines()
+        .find_map(|l| l.strip_prefix("fogwhisk_edge_site{figure=\"outbox_depth\"} "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,7 +101,14 @@ async fn only_the_site_namespace_pushes_and_invalid_records_are_refused_with_the
         (huge, "records[0]: count: must be at most"),
         (record("1970-01-01", 96, 18.5, 23.0, 21.2), "before 2000-01-01"),
         (record("9999-12-31", 96, 18.5, 23.0, 21.2), "in the future"),
-        ({ let mut r = record(&day, 96, 18.5, 23.0, 21.2); r["tz"] = json!("Europe/Rome"); r }, "not the site's time zone"),
+        (
+            {
+                let mut r = record(&day, 96, 18.5, 23.0, 21.2);
+                r["tz"] = json!("Europe/Rome");
+                r
+            },
+            "not the site's time zone",
+        ),
     ];
     for (bad, words) in cases {
         let (s, act) = push(&a, (&guest.0, &guest.1), json!([bad])).await;

@@ -27,7 +27,10 @@ fn assert_quota_error(status: u16, body: &Value, says: &str) {
 async fn entities_past_the_namespace_quota_get_403() {
     let a = Agent::spawn(
         None,
-        &[("FOGWHISK_EDGE_LIMITS__ENTITIES_PER_NAMESPACE", "3"), ("FOGWHISK_EDGE_LIMITS__ENTITY_MB_PER_NAMESPACE", "1")],
+        &[
+            ("FOGWHISK_EDGE_LIMITS__ENTITIES_PER_NAMESPACE", "3"),
+            ("FOGWHISK_EDGE_LIMITS__ENTITY_MB_PER_NAMESPACE", "1"),
+        ],
     )
     .await;
     let guest = a.auth.clone();

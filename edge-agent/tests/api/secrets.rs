@@ -86,7 +86,10 @@ async fn unprivileged_start_is_refused_without_allow_shared_uid() {
     let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("pool.allow_shared_uid") && err.contains("FOGWHISK_EDGE_POOL__ALLOW_SHARED_UID=true"), "{err}");
+    assert!(
+        err.contains("pool.allow_shared_uid") && err.contains("FOGWHISK_EDGE_POOL__ALLOW_SHARED_UID=true"),
+        "{err}"
+    );
     assert_eq!(err.lines().filter(|l| !l.trim().is_empty()).count(), 1, "one clear line: {err}");
 }
 
@@ -112,12 +115,8 @@ async fn agent_is_not_dumpable_for_its_own_uid() {
     // Same uid as the agent, and still: /proc/<agent>/environ belongs to root and cannot be read.
     let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(format!("/proc/{pid}/environ")).unwrap());
     use std::os::unix::process::CommandExt;
-    let read = std::process::Command::new("cat")
-        .arg(format!("/proc/{pid}/environ"))
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .output()
-        .unwrap();
+    let read =
+        std::process::Command::new("cat").arg(format!("/proc/{pid}/environ")).uid(NOBODY).gid(NOBODY).output().unwrap();
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(owner, 0, "a dumpable process's /proc files belong to its own uid");

@@ -28,7 +28,8 @@ async fn big_request(addr: &str, path: &str, chunked: bool) -> (u16, Duration) {
     let stream = TcpStream::connect(addr).await.unwrap();
     let (mut rd, mut wr) = stream.into_split();
     let framing = if chunked { "Transfer-Encoding: chunked".to_string() } else { format!("Content-Length: {BODY}") };
-    let head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/octet-stream\r\n{framing}\r\n\r\n");
+    let head =
+        format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/octet-stream\r\n{framing}\r\n\r\n");
     wr.write_all(head.as_bytes()).await.unwrap();
     let writer = tokio::spawn(async move {
         let chunk = vec![b'x'; CHUNK];

@@ -34,7 +34,14 @@ async fn outbox_depth(a: &Agent) -> u64 {
 }
 
 async fn influx(http: &reqwest::Client, url: &str, q: &str) -> Value {
-    http.get(format!("{url}/query")).query(&[("db", "fogwhisk"), ("epoch", "ms"), ("q", q)]).send().await.unwrap().json().await.unwrap()
+    http.get(format!("{url}/query"))
+        .query(&[("db", "fogwhisk"), ("epoch", "ms"), ("q", q)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -80,7 +87,10 @@ async fn aggregates_reach_influxdb_exactly_once_through_a_hub_outage() {
         }
     }
     let (first, last) = (days[0].to_string(), days[2].to_string());
-    assert_eq!(wait_for(total, Duration::from_secs(60), || stored(&a, "temperature", &first, &last, "Europe/Rome")).await, total);
+    assert_eq!(
+        wait_for(total, Duration::from_secs(60), || stored(&a, "temperature", &first, &last, "Europe/Rome")).await,
+        total
+    );
 
     // The hub goes down; the daily report waits in the outbox.
     drop(hub);
@@ -110,7 +120,10 @@ async fn aggregates_reach_influxdb_exactly_once_through_a_hub_outage() {
         assert_eq!(col(row, "site"), "torino");
         let ts = col(row, "time").as_i64().unwrap();
         let day = Rome.timestamp_millis_opt(ts).unwrap().date_naive();
-        assert_eq!(Rome.from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap()).earliest().unwrap().timestamp_millis(), ts);
+        assert_eq!(
+            Rome.from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap()).earliest().unwrap().timestamp_millis(),
+            ts
+        );
         let want = stats(expected[&(dc, metric.clone(), day)].clone());
         let got = ["count", "min", "max", "mean", "median"].map(|f| col(row, f).as_f64().unwrap());
         for (g, w) in got.iter().zip(want) {

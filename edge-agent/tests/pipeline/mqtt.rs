@@ -33,14 +33,25 @@ pub fn deploy(a: &Agent, mqtt_port: u16, env: &[(&str, &str)]) {
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "deploy failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "deploy failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Readings of `metric` stored for local days `from..=to` (UTC unless `tz`).
 pub async fn stored(a: &Agent, metric: &str, from: &str, to: &str, tz: &str) -> u64 {
     let (s, b) = a.get(&format!("telemetry/daily?from={from}&to={to}&tz={tz}")).await;
     assert_eq!(s, 200, "{b}");
-    b["records"].as_array().unwrap().iter().filter(|r| r["metric"] == metric).map(|r| r["count"].as_u64().unwrap()).sum()
+    b["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["metric"] == metric)
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum()
 }
 
 /// Polls `f` (with `fogwhisk_testkit::eventually`) until it returns `want` or `within` passed; returns the last
@@ -74,7 +85,11 @@ async fn messages_become_readings_and_bad_messages_fail_clearly() {
     for i in 0..20 {
         publish(&c, 7, "9A3F21", message(7, "9A3F21", 20.0 + i as f64 / 10.0, 48.0, 12.5, base + 60 * i)).await;
     }
-    for bad in ["not json", r#"{"device_fingerprint":"9A3F21","datacenter_id":7,"temperature":"hot"}"#, r#"{"device_fingerprint":"9A3F21","temperature":21.0}"#] {
+    for bad in [
+        "not json",
+        r#"{"device_fingerprint":"9A3F21","datacenter_id":7,"temperature":"hot"}"#,
+        r#"{"device_fingerprint":"9A3F21","temperature":21.0}"#,
+    ] {
         publish(&c, 7, "9A3F21", bad.to_string()).await;
     }
     let n = wait_for(20, Duration::from_secs(30), || stored(&a, "temperature", &day, &day, "UTC")).await;
@@ -86,7 +101,12 @@ async fn messages_become_readings_and_bad_messages_fail_clearly() {
     .await;
     assert_eq!(failed, 3);
     let (_, rows) = a.get("activations?name=fogwhisk/record-reading&limit=100&docs=true").await;
-    let errors: Vec<String> = rows.as_array().unwrap().iter().filter_map(|r| r["response"]["result"]["error"].as_str().map(String::from)).collect();
+    let errors: Vec<String> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["response"]["result"]["error"].as_str().map(String::from))
+        .collect();
     assert!(errors.iter().all(|e| !e.is_empty()), "{errors:?}");
     assert_eq!(a.http.get(format!("{}/api/v1", a.api)).send().await.unwrap().status(), 200);
 }
@@ -139,7 +159,8 @@ async fn the_feed_reconnects_after_a_broker_restart() {
     let statuses = wait_for(1, Duration::from_secs(30), || async {
         let (_, rows) = a.get("activations?name=telemetry&limit=200&docs=true").await;
         let bodies: Vec<&Value> = rows.as_array().unwrap().iter().map(|r| &r["response"]["result"]["body"]).collect();
-        let (down, up) = (bodies.iter().position(|b| *b == "disconnected"), bodies.iter().position(|b| *b == "connected"));
+        let (down, up) =
+            (bodies.iter().position(|b| *b == "disconnected"), bodies.iter().position(|b| *b == "connected"));
         matches!((down, up), (Some(d), Some(u)) if u < d) as u64
     })
     .await;

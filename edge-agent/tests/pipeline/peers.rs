@@ -40,7 +40,8 @@ pub fn hub_bin() -> PathBuf {
 
 /// Registers a site at a (stopped) hub and returns its token.
 pub fn hub_add_site(data: &Path, site: &str, tz: &str) -> String {
-    let out = Command::new(hub_bin()).args(["--data"]).arg(data).args(["sites", "add", site, "--tz", tz]).output().unwrap();
+    let out =
+        Command::new(hub_bin()).args(["--data"]).arg(data).args(["sites", "add", site, "--tz", tz]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     text.split_whitespace().rfind(|w| w.len() >= 32).expect("token in output").to_string()

@@ -58,7 +58,9 @@ async fn dc_stats(a: &Agent, dc: u64, day: &str) -> HashMap<String, (u64, f64)> 
         .unwrap()
         .iter()
         .filter(|r| r["datacenter_id"].as_u64() == Some(dc))
-        .map(|r| (r["metric"].as_str().unwrap().to_string(), (r["count"].as_u64().unwrap(), r["mean"].as_f64().unwrap())))
+        .map(|r| {
+            (r["metric"].as_str().unwrap().to_string(), (r["count"].as_u64().unwrap(), r["mean"].as_f64().unwrap()))
+        })
         .collect()
 }
 
@@ -95,7 +97,12 @@ async fn sigterm_while_messages_arrive_loses_no_acknowledged_reading() {
     let keep = a.take_dir();
     let data = a.data.clone();
     let day = (chrono::Utc::now().date_naive() - chrono::Duration::days(4)).to_string();
-    let base = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp();
+    let base = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp();
     let c = publisher(port, "sigterm-sensors").await;
     // The feed is subscribed once a probe message (datacenter 99) is stored.
     publish(&c, 99, "PROBE1", message(99, "PROBE1", 20.0, 40.0, 1.0, base)).await;
@@ -137,7 +144,10 @@ async fn sigterm_while_messages_arrive_loses_no_acknowledged_reading() {
         let stats = dc_stats(&a, dc, &day).await;
         for (k, metric) in ["temperature", "humidity", "gas_perc"].iter().enumerate() {
             let (count, mean) = stats.get(*metric).copied().unwrap_or((0, f64::NAN));
-            assert_eq!(count, N as u64, "round {round}: {metric} readings lost or stored twice ({count} of {N}); all: {stats:?}");
+            assert_eq!(
+                count, N as u64,
+                "round {round}: {metric} readings lost or stored twice ({count} of {N}); all: {stats:?}"
+            );
             let want = (0..N).map(|i| [values(i).0, values(i).1, values(i).2][k]).sum::<f64>() / N as f64;
             assert!((mean - want).abs() < 1e-6, "round {round}: {metric} mean {mean}, expected {want}");
         }
@@ -158,7 +168,11 @@ async fn sigterm_while_messages_arrive_loses_no_acknowledged_reading() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_blocking_invoke_answers_the_caller_and_refuses_new_work() {
     let mut a = Agent::spawn(None, &[]).await;
-    a.node_action("slow", "function main(p){ return new Promise(r => setTimeout(() => r({done: true, n: p.n}), 2500)) }").await;
+    a.node_action(
+        "slow",
+        "function main(p){ return new Promise(r => setTimeout(() => r({done: true, n: p.n}), 2500)) }",
+    )
+    .await;
     assert_eq!(a.put("triggers/idle", json!({})).await.0, 200);
     let caller = {
         let (url, auth, http) = (a.url("actions/slow?blocking=true&result=true"), a.auth.clone(), a.http.clone());
@@ -193,7 +207,8 @@ async fn sigterm_during_a_blocking_invoke_answers_the_caller_and_refuses_new_wor
 
 /// Fires a trigger whose rule starts `slow`; the rule's activation id.
 async fn fire_with_rule(a: &Agent, millis: u64) -> String {
-    let code = format!("function main(p){{ return new Promise(r => setTimeout(() => r({{done: true, n: p.n}}), {millis})) }}");
+    let code =
+        format!("function main(p){{ return new Promise(r => setTimeout(() => r({{done: true, n: p.n}}), {millis})) }}");
     a.node_action("slow", &code).await;
     assert_eq!(a.put("triggers/t", json!({})).await.0, 200);
     assert_eq!(a.put("rules/r", json!({"trigger": "/_/t", "action": "/_/slow"})).await.0, 200);
@@ -212,7 +227,10 @@ async fn sigterm_during_a_fire(millis: u64, env: &[(&str, &str)]) -> (Duration, 
     let mut a = Agent::spawn(None, env).await;
     let keep = a.take_dir();
     let id = fire_with_rule(&a, millis).await;
-    assert!(until(Duration::from_secs(20), || async { busy(&a).await == 1 }).await, "the rule's activation never started");
+    assert!(
+        until(Duration::from_secs(20), || async { busy(&a).await == 1 }).await,
+        "the rule's activation never started"
+    );
     let signalled = Instant::now();
     a.signal(libc::SIGTERM);
     assert_eq!(exited(&mut a, Duration::from_secs(20)).await, Some(0), "the agent did not exit cleanly");

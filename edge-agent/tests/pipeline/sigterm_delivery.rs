@@ -15,7 +15,8 @@ const DAYS: i64 = 80;
 const DCS: u32 = 4;
 
 async fn at_hub(hub: &Hub) -> Vec<Value> {
-    let v: Value = reqwest::get(format!("{}/api/v1/aggregates?site=torino", hub.url)).await.unwrap().json().await.unwrap();
+    let v: Value =
+        reqwest::get(format!("{}/api/v1/aggregates?site=torino", hub.url)).await.unwrap().json().await.unwrap();
     v["records"].as_array().cloned().unwrap_or_default()
 }
 
@@ -79,7 +80,10 @@ async fn sigterm_during_delivery_to_the_hub_loses_and_duplicates_nothing() {
     let code = exited(&mut a, Duration::from_secs(20)).await;
     assert_eq!(code, Some(0), "the agent did not exit cleanly on SIGTERM during delivery");
     let delivered_before = at_hub(&hub).await.len();
-    assert!(delivered_before < all.len(), "delivery finished before SIGTERM ({delivered_before}); the test proves nothing");
+    assert!(
+        delivered_before < all.len(),
+        "delivery finished before SIGTERM ({delivered_before}); the test proves nothing"
+    );
     drop(a);
 
     // Restarted on the same data, delivery resumes where it stopped.
@@ -91,10 +95,20 @@ async fn sigterm_during_delivery_to_the_hub_loses_and_duplicates_nothing() {
     let got = at_hub(&hub).await;
     assert_eq!(got.len(), all.len(), "records lost or doubled at the hub: {} of {}", got.len(), all.len());
     for want in &all {
-        let found = got.iter().filter(|r| r["record"]["day"] == want["day"] && r["record"]["datacenter_id"] == want["datacenter_id"]).count();
+        let found = got
+            .iter()
+            .filter(|r| r["record"]["day"] == want["day"] && r["record"]["datacenter_id"] == want["datacenter_id"])
+            .count();
         assert_eq!(found, 1, "{want}");
-        let r = got.iter().find(|r| r["record"]["day"] == want["day"] && r["record"]["datacenter_id"] == want["datacenter_id"]).unwrap();
+        let r = got
+            .iter()
+            .find(|r| r["record"]["day"] == want["day"] && r["record"]["datacenter_id"] == want["datacenter_id"])
+            .unwrap();
         assert_eq!(r["record"]["mean"], want["mean"], "{r}");
     }
-    eprintln!("SIGTERM with {delivered_before} of {} records at the hub; all {} there once after the restart", all.len(), all.len());
+    eprintln!(
+        "SIGTERM with {delivered_before} of {} records at the hub; all {} there once after the restart",
+        all.len(),
+        all.len()
+    );
 }

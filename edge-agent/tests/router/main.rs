@@ -23,7 +23,11 @@ struct Api {
 impl Api {
     async fn start() -> Api {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Settings { data_dir: dir.path().join("data"), listen: "127.0.0.1:0".parse().unwrap(), ..Settings::default() };
+        let mut s = Settings {
+            data_dir: dir.path().join("data"),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Settings::default()
+        };
         s.pool.prewarm_nodejs = 0;
         s.pool.prewarm_python = 0;
         s.pool.runtime_dir = Some(dir.path().join("runtime"));
@@ -90,11 +94,20 @@ async fn create_conflicts_without_overwrite_and_updates_bump_the_version() {
     let api = Api::start().await;
     let (s, v) = api.guest(Method::PUT, "namespaces/_/actions/hello", Some(hello())).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!((v["name"].as_str(), v["namespace"].as_str(), v["version"].as_str()), (Some("hello"), Some("guest"), Some("0.0.1")));
+    assert_eq!(
+        (v["name"].as_str(), v["namespace"].as_str(), v["version"].as_str()),
+        (Some("hello"), Some("guest"), Some("0.0.1"))
+    );
     let (s, v) = api.guest(Method::PUT, "namespaces/_/actions/hello", Some(hello())).await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_error(&v, "resource already exists");
-    let (s, v) = api.guest(Method::PUT, "namespaces/_/actions/hello?overwrite=true", Some(json!({"parameters": [{"key": "a", "value": 1}]}))).await;
+    let (s, v) = api
+        .guest(
+            Method::PUT,
+            "namespaces/_/actions/hello?overwrite=true",
+            Some(json!({"parameters": [{"key": "a", "value": 1}]})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["version"], "0.0.2");
     // an update without exec keeps the code
@@ -159,16 +172,27 @@ async fn malformed_bodies_and_invalid_values_are_400() {
     let req = Request::builder()
         .method(Method::PUT)
         .uri("/api/v1/namespaces/_/actions/bad")
-        .header(header::AUTHORIZATION, format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(&api.guest)))
+        .header(
+            header::AUTHORIZATION,
+            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(&api.guest)),
+        )
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from("{not json"))
         .unwrap();
     let resp = api.router.clone().oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let (s, v) = api.guest(Method::PUT, "namespaces/_/actions/bad", Some(json!({"exec": {"kind": "cobol:1", "code": "x"}}))).await;
+    let (s, v) = api
+        .guest(Method::PUT, "namespaces/_/actions/bad", Some(json!({"exec": {"kind": "cobol:1", "code": "x"}})))
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     assert!(v["error"].is_string());
-    let (s, _) = api.guest(Method::PUT, "namespaces/_/actions/bad", Some(json!({"exec": hello()["exec"], "limits": {"timeout": 1}}))).await;
+    let (s, _) = api
+        .guest(
+            Method::PUT,
+            "namespaces/_/actions/bad",
+            Some(json!({"exec": hello()["exec"], "limits": {"timeout": 1}})),
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
@@ -181,7 +205,8 @@ async fn firing_a_trigger_without_active_rules_is_204_and_rules_need_their_trigg
     let (s, _) = api.guest(Method::POST, "namespaces/_/triggers/absent", Some(json!({}))).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     api.guest(Method::PUT, "namespaces/_/actions/act", Some(hello())).await;
-    let (s, v) = api.guest(Method::PUT, "namespaces/_/rules/r", Some(json!({"trigger": "/_/absent", "action": "/_/act"}))).await;
+    let (s, v) =
+        api.guest(Method::PUT, "namespaces/_/rules/r", Some(json!({"trigger": "/_/absent", "action": "/_/act"}))).await;
     assert!(s.is_client_error(), "{s} {v}");
     assert!(v["error"].is_string());
 }

@@ -74,7 +74,8 @@ async fn point_count(influx: &Influxd) -> u64 {
 }
 
 async fn wait_points(influx: &Influxd, n: u64) {
-    eventually(WAIT, &format!("{n} points in InfluxDB"), || async { (point_count(influx).await == n).then_some(()) }).await;
+    eventually(WAIT, &format!("{n} points in InfluxDB"), || async { (point_count(influx).await == n).then_some(()) })
+        .await;
 }
 
 fn restarts(metrics: &str) -> u64 {

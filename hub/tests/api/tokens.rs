@@ -204,11 +204,8 @@ async fn every_route_of_the_access_table_exists_and_is_guarded() {
     let app = crate::helpers::spawn_app_with(|s| s.anonymous_reads = false).await;
     for (method, path, access) in ROUTES {
         // Every path parameter (`{site}`, `{*name}`, ...) filled with a plain value.
-        let concrete: String = path
-            .split('/')
-            .map(|seg| if seg.starts_with('{') { "x" } else { seg })
-            .collect::<Vec<_>>()
-            .join("/");
+        let concrete: String =
+            path.split('/').map(|seg| if seg.starts_with('{') { "x" } else { seg }).collect::<Vec<_>>().join("/");
         let r = app.client.request(method.clone(), format!("{}{concrete}", app.base)).send().await.unwrap();
         // 401 comes from the guard, which runs only on a matched route (the fallback answers 404).
         let want_open = *access == Access::Public;

@@ -38,14 +38,8 @@ impl Subscriber {
             options.set_credentials(user, password);
         }
         let (client, mut eventloop) = AsyncClient::new(options, 100);
-        client
-            .subscribe("telemetry/#", QoS::AtLeastOnce)
-            .await
-            .unwrap();
-        client
-            .subscribe("status/#", QoS::AtLeastOnce)
-            .await
-            .unwrap();
+        client.subscribe("telemetry/#", QoS::AtLeastOnce).await.unwrap();
+        client.subscribe("status/#", QoS::AtLeastOnce).await.unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
@@ -69,17 +63,12 @@ impl Subscriber {
                 }
             }
         });
-        tokio::time::timeout(WAIT, ready_rx.recv())
-            .await
-            .expect("no SUBACK in time");
+        tokio::time::timeout(WAIT, ready_rx.recv()).await.expect("no SUBACK in time");
         Subscriber { client, rx, task }
     }
 
     pub async fn next(&mut self) -> Received {
-        tokio::time::timeout(WAIT, self.rx.recv())
-            .await
-            .expect("no message in time")
-            .expect("subscriber ended")
+        tokio::time::timeout(WAIT, self.rx.recv()).await.expect("no message in time").expect("subscriber ended")
     }
 
     /// The next `count` messages on telemetry topics, skipping status messages.

@@ -60,9 +60,7 @@ impl TestClient {
         let task = tokio::spawn(async move {
             loop {
                 let seen = match eventloop.poll().await {
-                    Ok(Event::Incoming(Packet::ConnAck(ack))) => Seen::ConnAck {
-                        session_present: ack.session_present,
-                    },
+                    Ok(Event::Incoming(Packet::ConnAck(ack))) => Seen::ConnAck { session_present: ack.session_present },
                     Ok(Event::Incoming(Packet::SubAck(_))) => Seen::SubAck,
                     Ok(Event::Incoming(Packet::PubAck(ack))) => Seen::PubAck(ack.pkid),
                     Ok(Event::Incoming(Packet::Publish(publish))) => Seen::Publish(publish),

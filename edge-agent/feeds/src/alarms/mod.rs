@@ -46,12 +46,7 @@ pub(crate) struct AlarmFeed {
 
 impl AlarmFeed {
     pub fn new(shared: Arc<Shared>) -> AlarmFeed {
-        AlarmFeed {
-            shared,
-            entries: Mutex::new(HashMap::new()),
-            changed: Notify::new(),
-            count: StdMutex::new(0),
-        }
+        AlarmFeed { shared, entries: Mutex::new(HashMap::new()), changed: Notify::new(), count: StdMutex::new(0) }
     }
 
     pub fn count(&self) -> u64 {
@@ -65,22 +60,14 @@ impl AlarmFeed {
     /// Loads every persisted schedule and starts the scheduler. Fires missed while the agent was
     /// down are skipped, except a `once` alarm that never fired: it fires at once.
     pub async fn restore(self: &Arc<Self>) -> Result<(), FeedError> {
-        let records: Vec<(String, AlarmRecord)> =
-            self.shared.blocking(|s| s.load_all(ALARMS)).await?;
+        let records: Vec<(String, AlarmRecord)> = self.shared.blocking(|s| s.load_all(ALARMS)).await?;
         let now = self.now();
         let mut entries = self.entries.lock().await;
         for (trigger, record) in records {
             match parse(record.kind, &record.params, now, &|_| false) {
                 Ok(parsed) => {
                     let next = first_fire(&record, &parsed, now);
-                    entries.insert(
-                        trigger,
-                        Entry {
-                            record,
-                            parsed,
-                            next,
-                        },
-                    );
+                    entries.insert(trigger, Entry { record, parsed, next });
                 }
                 Err(e) => {
                     tracing::error!(trigger, error = %e, "stored alarm no longer valid; skipped")
@@ -102,16 +89,12 @@ impl AlarmFeed {
         let now = self.now();
         let result = match req.event {
             Lifecycle::Create => {
-                let mut p: Map<String, Value> = kind
-                    .keys()
-                    .iter()
-                    .filter_map(|k| req.params.get(*k).map(|v| (k.to_string(), v.clone())))
-                    .collect();
+                let mut p: Map<String, Value> =
+                    kind.keys().iter().filter_map(|k| req.params.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
                 let parsed = parse(kind, &p, now, &|k| req.param(k).is_some())?;
                 if let Schedule::Interval { start, .. } = &parsed.schedule {
                     // Keep the defaulted start so a restart does not move it.
-                    p.entry("startDate")
-                        .or_insert_with(|| json!(start.timestamp_millis()));
+                    p.entry("startDate").or_insert_with(|| json!(start.timestamp_millis()));
                 }
                 let record = AlarmRecord {
                     trigger: req.trigger.clone(),
@@ -139,16 +122,9 @@ impl AlarmFeed {
                     .filter(|e| e.record.kind == kind)
                     .ok_or_else(|| not_found(&req.trigger))?;
                 let mut record = e.record.clone();
-                let given: Vec<&str> = kind
-                    .keys()
-                    .iter()
-                    .copied()
-                    .filter(|k| req.params.contains_key(*k))
-                    .collect();
+                let given: Vec<&str> = kind.keys().iter().copied().filter(|k| req.params.contains_key(*k)).collect();
                 if given.is_empty() {
-                    return Err(FeedError::BadRequest(
-                        "no updatable parameters were specified".to_string(),
-                    ));
+                    return Err(FeedError::BadRequest("no updatable parameters were specified".to_string()));
                 }
                 for k in &given {
                     record.params.insert(k.to_string(), req.params[*k].clone());
@@ -163,10 +139,7 @@ impl AlarmFeed {
                 json!({"status": "success"})
             }
             Lifecycle::Delete => {
-                entries
-                    .get(&req.trigger)
-                    .filter(|e| e.record.kind == kind)
-                    .ok_or_else(|| not_found(&req.trigger))?;
+                entries.get(&req.trigger).filter(|e| e.record.kind == kind).ok_or_else(|| not_found(&req.trigger))?;
                 let t = req.trigger.clone();
                 self.shared.blocking(move |s| s.delete(ALARMS, &t)).await?;
                 entries.remove(&req.trigger);
@@ -180,9 +153,8 @@ impl AlarmFeed {
                 let mut record = e.record.clone();
                 let parsed = parse(kind, &record.params, now, &|_| false)?;
                 record.active = req.event == Lifecycle::Unpause;
-                record.reason = (!record.active).then(
-                    || json!({"kind": "MANUAL", "message": "paused by the PAUSE lifecycle event"}),
-                );
+                record.reason = (!record.active)
+                    .then(|| json!({"kind": "MANUAL", "message": "paused by the PAUSE lifecycle event"}));
                 record.date_changed = now.timestamp_millis();
                 self.save(&mut entries, record, parsed, now).await?;
                 json!({"status": "success"})
@@ -201,18 +173,9 @@ impl AlarmFeed {
         now: DateTime<Utc>,
     ) -> Result<(), FeedError> {
         let (t, rec) = (record.trigger.clone(), record.clone());
-        self.shared
-            .blocking(move |s| s.put(ALARMS, &t, &rec))
-            .await?;
+        self.shared.blocking(move |s| s.put(ALARMS, &t, &rec)).await?;
         let next = first_fire(&record, &parsed, now);
-        entries.insert(
-            record.trigger.clone(),
-            Entry {
-                record,
-                parsed,
-                next,
-            },
-        );
+        entries.insert(record.trigger.clone(), Entry { record, parsed, next });
         Ok(())
     }
 
@@ -224,8 +187,7 @@ impl AlarmFeed {
             match entries.get_mut(trigger) {
                 Some(e) if e.record.active => {
                     e.record.active = false;
-                    e.record.reason =
-                        Some(json!({"kind": "AUTO", "message": "the trigger is disabled"}));
+                    e.record.reason = Some(json!({"kind": "AUTO", "message": "the trigger is disabled"}));
                     e.record.date_changed = now_ms(&*self.shared.options.clock);
                     e.next = None;
                     let rec = e.record.clone();
@@ -235,9 +197,7 @@ impl AlarmFeed {
             }
         } else {
             entries.remove(trigger);
-            self.shared
-                .blocking(move |s| s.delete(ALARMS, &t).map(|_| ()))
-                .await
+            self.shared.blocking(move |s| s.delete(ALARMS, &t).map(|_| ())).await
         };
         if let Err(e) = res {
             tracing::error!(trigger, error = %e, "cannot update the alarm of a vanished trigger");
@@ -339,10 +299,7 @@ fn first_fire(record: &AlarmRecord, parsed: &Parsed, now: DateTime<Utc>) -> Opti
         Schedule::Once { at } if record.last_fire.is_none() => Some(at),
         Schedule::Once { .. } => None,
         _ => {
-            let after = record
-                .last_fire
-                .and_then(DateTime::from_timestamp_millis)
-                .map_or(now, |l| l.max(now));
+            let after = record.last_fire.and_then(DateTime::from_timestamp_millis).map_or(now, |l| l.max(now));
             next_fire_after(&parsed.schedule, after)
         }
     }
@@ -352,14 +309,7 @@ fn first_fire(record: &AlarmRecord, parsed: &Parsed, now: DateTime<Utc>) -> Opti
 fn read(record: &AlarmRecord, parsed: &Parsed, ns: &str, name: &str) -> Value {
     let mut config = json!({"name": name, "namespace": ns, "payload": parsed.payload});
     let keys: &[&str] = match record.kind {
-        AlarmKind::Alarm => &[
-            "cron",
-            "timezone",
-            "startDate",
-            "stopDate",
-            "strict",
-            "maxTriggers",
-        ],
+        AlarmKind::Alarm => &["cron", "timezone", "startDate", "stopDate", "strict", "maxTriggers"],
         AlarmKind::Once => &["date", "deleteAfterFire"],
         AlarmKind::Interval => &["minutes", "startDate", "stopDate"],
     };

@@ -39,15 +39,9 @@ impl AlarmKind {
     /// The parameters this feed keeps (and may UPDATE).
     pub(crate) fn keys(self) -> &'static [&'static str] {
         match self {
-            AlarmKind::Alarm => &[
-                "cron",
-                "timezone",
-                "trigger_payload",
-                "startDate",
-                "stopDate",
-                "strict",
-                "maxTriggers",
-            ],
+            AlarmKind::Alarm => {
+                &["cron", "timezone", "trigger_payload", "startDate", "stopDate", "strict", "maxTriggers"]
+            }
             AlarmKind::Once => &["date", "trigger_payload", "deleteAfterFire"],
             AlarmKind::Interval => &["minutes", "trigger_payload", "startDate", "stopDate"],
         }
@@ -101,17 +95,9 @@ fn text(v: &Value) -> String {
 
 /// A date parameter: epoch milliseconds (number or digits) or an ISO-8601 string.
 pub(crate) fn parse_date(name: &str, v: &Value) -> Result<DateTime<Utc>, FeedError> {
-    let bad = || {
-        FeedError::BadRequest(format!(
-            "{name} parameter '{}' is not a valid Date",
-            text(v)
-        ))
-    };
+    let bad = || FeedError::BadRequest(format!("{name} parameter '{}' is not a valid Date", text(v)));
     let ms = match v {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().map(|f| f as i64))
-            .ok_or_else(bad)?,
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).ok_or_else(bad)?,
         Value::String(s) => {
             let s = s.trim();
             if let Ok(ms) = s.parse::<i64>() {
@@ -121,10 +107,7 @@ pub(crate) fn parse_date(name: &str, v: &Value) -> Result<DateTime<Utc>, FeedErr
             } else if let Ok(d) = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f") {
                 d.and_utc().timestamp_millis()
             } else if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                d.and_hms_opt(0, 0, 0)
-                    .ok_or_else(bad)?
-                    .and_utc()
-                    .timestamp_millis()
+                d.and_hms_opt(0, 0, 0).ok_or_else(bad)?.and_utc().timestamp_millis()
             } else {
                 return Err(bad());
             }
@@ -153,26 +136,18 @@ pub(crate) fn parse(
     let bad = |m: String| FeedError::BadRequest(m);
     let future = |name: &str, d: DateTime<Utc>, raw: &Value| {
         if fresh(name) && d <= now {
-            Err(bad(format!(
-                "{name} parameter '{}' must be in the future",
-                text(raw)
-            )))
+            Err(bad(format!("{name} parameter '{}' must be in the future", text(raw))))
         } else {
             Ok(d)
         }
     };
-    let start = get(p, "startDate")
-        .map(|v| parse_date("startDate", v).and_then(|d| future("startDate", d, v)))
-        .transpose()?;
-    let stop = get(p, "stopDate")
-        .map(|v| parse_date("stopDate", v).and_then(|d| future("stopDate", d, v)))
-        .transpose()?;
+    let start =
+        get(p, "startDate").map(|v| parse_date("startDate", v).and_then(|d| future("startDate", d, v))).transpose()?;
+    let stop =
+        get(p, "stopDate").map(|v| parse_date("stopDate", v).and_then(|d| future("stopDate", d, v))).transpose()?;
     if let (Some(s), Some(e), Some(raw)) = (start, stop, get(p, "stopDate")) {
         if e <= s {
-            return Err(bad(format!(
-                "stopDate parameter '{}' must be greater than the startDate",
-                text(raw)
-            )));
+            return Err(bad(format!("stopDate parameter '{}' must be greater than the startDate", text(raw))));
         }
     }
     let mut retire = None;
@@ -192,84 +167,54 @@ pub(crate) fn parse(
                     .or_else(|| text(m).parse().ok())
                     .ok_or_else(|| bad("maxTriggers must be an integer".into()))?;
                 if n > 0 && stop.is_some() {
-                    return Err(bad(
-                        "maxTriggers is not allowed when the stopDate parameter is specified"
-                            .into(),
-                    ));
+                    return Err(bad("maxTriggers is not allowed when the stopDate parameter is specified".into()));
                 }
                 max_fires = u64::try_from(n).ok().filter(|n| *n > 0);
             }
-            if ["cron", "timezone", "startDate", "stopDate"]
-                .iter()
-                .any(|k| fresh(k))
-            {
+            if ["cron", "timezone", "startDate", "stopDate"].iter().any(|k| fresh(k)) {
                 let schedule = Schedule::cron(&cron, tz, start, None)?;
                 let first = next_fire_after(&schedule, now)
                     .ok_or_else(|| bad(format!("cron pattern '{cron}' is not valid")))?;
                 if stop.is_some_and(|e| first >= e) {
-                    return Err(bad(
-                        "the next scheduled trigger fire is not until after the stopDate".into(),
-                    ));
+                    return Err(bad("the next scheduled trigger fire is not until after the stopDate".into()));
                 }
             }
             Schedule::cron(&cron, tz, start, stop)?
         }
         AlarmKind::Once => {
-            let raw = get(p, "date").ok_or_else(|| {
-                bad("alarms once trigger feed is missing the date parameter".into())
-            })?;
+            let raw =
+                get(p, "date").ok_or_else(|| bad("alarms once trigger feed is missing the date parameter".into()))?;
             let at = future("date", parse_date("date", raw)?, raw)?;
-            retire = Some(
-                match get(p, "deleteAfterFire")
-                    .map(text)
-                    .as_deref()
-                    .map(str::to_ascii_lowercase)
-                    .as_deref()
-                {
+            retire =
+                Some(match get(p, "deleteAfterFire").map(text).as_deref().map(str::to_ascii_lowercase).as_deref() {
                     None | Some("false") => Retire::Disable,
                     Some("true") => Retire::Delete,
                     Some("rules") => Retire::DeleteWithRules,
                     Some(other) => {
                         return Err(bad(format!(
-                        "deleteAfterFire parameter '{other}' must be one of false, true or rules"
-                    )))
+                            "deleteAfterFire parameter '{other}' must be one of false, true or rules"
+                        )))
                     }
-                },
-            );
+                });
             Schedule::Once { at }
         }
         AlarmKind::Interval => {
             if get(p, "maxTriggers").is_some() {
-                return Err(bad(
-                    "maxTriggers is not supported by the interval feed".into()
-                ));
+                return Err(bad("maxTriggers is not supported by the interval feed".into()));
             }
-            let raw = get(p, "minutes").ok_or_else(|| {
-                bad("interval trigger feed is missing the minutes parameter".into())
-            })?;
+            let raw = get(p, "minutes")
+                .ok_or_else(|| bad("interval trigger feed is missing the minutes parameter".into()))?;
             let minutes = raw
                 .as_i64()
                 .or_else(|| text(raw).trim().parse().ok())
                 .filter(|m| *m > 0 && *m <= 60 * 24 * 366)
                 .ok_or_else(|| {
-                    bad(format!(
-                        "the minutes parameter '{}' must be an integer greater than 0",
-                        text(raw)
-                    ))
+                    bad(format!("the minutes parameter '{}' must be an integer greater than 0", text(raw)))
                 })?;
             // Without startDate the first fire is 30 s from now, as OpenWhisk does.
             let start = start.unwrap_or(now + Duration::seconds(30));
-            Schedule::Interval {
-                start,
-                every: Duration::minutes(minutes),
-                stop,
-            }
+            Schedule::Interval { start, every: Duration::minutes(minutes), stop }
         }
     };
-    Ok(Parsed {
-        schedule,
-        payload: payload(p),
-        retire,
-        max_fires,
-    })
+    Ok(Parsed { schedule, payload: payload(p), retire, max_fires })
 }

@@ -64,19 +64,9 @@ impl Schedule {
         if !(fields == 5 || fields == 6) || pattern.contains('@') {
             return Err(invalid());
         }
-        let parser = CronParser::builder()
-            .seconds(Seconds::Optional)
-            .year(Year::Disallowed)
-            .dom_and_dow(false)
-            .build();
+        let parser = CronParser::builder().seconds(Seconds::Optional).year(Year::Disallowed).dom_and_dow(false).build();
         let cron = parser.parse(pattern).map_err(|_| invalid())?;
-        Ok(Schedule::Cron {
-            cron: Box::new(cron),
-            pattern: pattern.to_string(),
-            tz,
-            start,
-            stop,
-        })
+        Ok(Schedule::Cron { cron: Box::new(cron), pattern: pattern.to_string(), tz, start, stop })
     }
 }
 
@@ -88,19 +78,12 @@ pub fn next_fire_after(schedule: &Schedule, after: DateTime<Utc>) -> Option<Date
             let next = if after < *start {
                 *start
             } else {
-                let periods =
-                    (after - *start).num_milliseconds() / every.num_milliseconds().max(1) + 1;
+                let periods = (after - *start).num_milliseconds() / every.num_milliseconds().max(1) + 1;
                 *start + *every * i32::try_from(periods).ok()?
             };
             stop.is_none_or(|s| next < s).then_some(next)
         }
-        Schedule::Cron {
-            cron,
-            tz,
-            start,
-            stop,
-            ..
-        } => {
+        Schedule::Cron { cron, tz, start, stop, .. } => {
             let from = match start {
                 Some(s) if *s > after => *s - Duration::milliseconds(1),
                 _ => after,
@@ -117,10 +100,7 @@ fn next_cron_after(cron: &Cron, tz: Tz, after: DateTime<Utc>) -> Option<DateTime
     // Whole seconds: croner keeps sub-second parts, and cron times are whole seconds.
     let mut wall = after.with_timezone(&tz).naive_local().with_nanosecond(0)?;
     for _ in 0..10_000 {
-        let candidate = cron
-            .find_next_occurrence(&Utc.from_utc_datetime(&wall), false)
-            .ok()?
-            .naive_utc();
+        let candidate = cron.find_next_occurrence(&Utc.from_utc_datetime(&wall), false).ok()?.naive_utc();
         let instant = match tz.from_local_datetime(&candidate) {
             LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
             // Repeated wall time: only its first occurrence fires.
@@ -160,24 +140,10 @@ mod tests {
     #[test]
     fn five_and_six_fields() {
         let s = Schedule::cron("*/30 * * * * *", Tz::UTC, None, None).unwrap();
-        assert_eq!(
-            next_fire_after(&s, utc("2026-01-01T00:00:10Z")),
-            Some(utc("2026-01-01T00:00:30Z"))
-        );
+        assert_eq!(next_fire_after(&s, utc("2026-01-01T00:00:10Z")), Some(utc("2026-01-01T00:00:30Z")));
         let s = Schedule::cron("5 0 * * *", Tz::UTC, None, None).unwrap();
-        assert_eq!(
-            next_fire_after(&s, utc("2026-01-01T00:05:00Z")),
-            Some(utc("2026-01-02T00:05:00Z"))
-        );
-        for bad in [
-            "",
-            "* * * *",
-            "* * * * * * *",
-            "61 * * * *",
-            "@daily",
-            "a b c d e",
-            "* * 32 * *",
-        ] {
+        assert_eq!(next_fire_after(&s, utc("2026-01-01T00:05:00Z")), Some(utc("2026-01-02T00:05:00Z")));
+        for bad in ["", "* * * *", "* * * * * * *", "61 * * * *", "@daily", "a b c d e", "* * 32 * *"] {
             assert!(Schedule::cron(bad, Tz::UTC, None, None).is_err(), "{bad}");
         }
     }
@@ -187,59 +153,31 @@ mod tests {
         // 2026-01-04 is a Sunday.
         for p in ["0 12 * * 0", "0 12 * * 7", "0 12 * * SUN"] {
             let s = Schedule::cron(p, Tz::UTC, None, None).unwrap();
-            assert_eq!(
-                next_fire_after(&s, utc("2026-01-01T00:00:00Z")),
-                Some(utc("2026-01-04T12:00:00Z")),
-                "{p}"
-            );
+            assert_eq!(next_fire_after(&s, utc("2026-01-01T00:00:00Z")), Some(utc("2026-01-04T12:00:00Z")), "{p}");
         }
         // Day 3 OR Sunday: the 3rd (a Saturday) comes first.
         let s = Schedule::cron("0 12 3 * 0", Tz::UTC, None, None).unwrap();
-        assert_eq!(
-            next_fire_after(&s, utc("2026-01-01T00:00:00Z")),
-            Some(utc("2026-01-03T12:00:00Z"))
-        );
+        assert_eq!(next_fire_after(&s, utc("2026-01-01T00:00:00Z")), Some(utc("2026-01-03T12:00:00Z")));
     }
 
     #[test]
     fn bounds_interval_once() {
-        let s = Schedule::cron(
-            "0 * * * *",
-            Tz::UTC,
-            Some(utc("2026-01-01T05:30:00Z")),
-            Some(utc("2026-01-01T07:00:00Z")),
-        )
-        .unwrap();
-        assert_eq!(
-            next_fire_after(&s, utc("2026-01-01T00:00:00Z")),
-            Some(utc("2026-01-01T06:00:00Z"))
-        );
+        let s =
+            Schedule::cron("0 * * * *", Tz::UTC, Some(utc("2026-01-01T05:30:00Z")), Some(utc("2026-01-01T07:00:00Z")))
+                .unwrap();
+        assert_eq!(next_fire_after(&s, utc("2026-01-01T00:00:00Z")), Some(utc("2026-01-01T06:00:00Z")));
         assert_eq!(next_fire_after(&s, utc("2026-01-01T06:00:00Z")), None);
         let i = Schedule::Interval {
             start: utc("2026-01-01T00:00:00Z"),
             every: Duration::minutes(10),
             stop: Some(utc("2026-01-01T00:30:00Z")),
         };
-        assert_eq!(
-            next_fire_after(&i, utc("2025-12-31T00:00:00Z")),
-            Some(utc("2026-01-01T00:00:00Z"))
-        );
-        assert_eq!(
-            next_fire_after(&i, utc("2026-01-01T00:00:00Z")),
-            Some(utc("2026-01-01T00:10:00Z"))
-        );
-        assert_eq!(
-            next_fire_after(&i, utc("2026-01-01T00:15:00Z")),
-            Some(utc("2026-01-01T00:20:00Z"))
-        );
+        assert_eq!(next_fire_after(&i, utc("2025-12-31T00:00:00Z")), Some(utc("2026-01-01T00:00:00Z")));
+        assert_eq!(next_fire_after(&i, utc("2026-01-01T00:00:00Z")), Some(utc("2026-01-01T00:10:00Z")));
+        assert_eq!(next_fire_after(&i, utc("2026-01-01T00:15:00Z")), Some(utc("2026-01-01T00:20:00Z")));
         assert_eq!(next_fire_after(&i, utc("2026-01-01T00:20:00Z")), None);
-        let o = Schedule::Once {
-            at: utc("2026-01-01T00:00:00Z"),
-        };
-        assert_eq!(
-            next_fire_after(&o, utc("2025-01-01T00:00:00Z")),
-            Some(utc("2026-01-01T00:00:00Z"))
-        );
+        let o = Schedule::Once { at: utc("2026-01-01T00:00:00Z") };
+        assert_eq!(next_fire_after(&o, utc("2025-01-01T00:00:00Z")), Some(utc("2026-01-01T00:00:00Z")));
         assert_eq!(next_fire_after(&o, utc("2026-01-01T00:00:00Z")), None);
     }
 }

@@ -21,61 +21,34 @@ struct FileSink {
 impl TriggerSink for FileSink {
     async fn fire(&self, trigger: &str, payload: Value) -> Result<(), FireError> {
         let line = format!("{}\n", json!({"trigger": trigger, "payload": payload}));
-        let mut f = self
-            .file
-            .lock()
-            .map_err(|_| FireError::Unavailable("sink lock poisoned".into()))?;
-        f.write_all(line.as_bytes())
-            .and_then(|_| f.sync_data())
-            .map_err(|e| FireError::Unavailable(e.to_string()))
+        let mut f = self.file.lock().map_err(|_| FireError::Unavailable("sink lock poisoned".into()))?;
+        f.write_all(line.as_bytes()).and_then(|_| f.sync_data()).map_err(|e| FireError::Unavailable(e.to_string()))
     }
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let (Some(data), Some(url), Some(topic), Some(out)) = (
-        arg(&args, "--data"),
-        arg(&args, "--url"),
-        arg(&args, "--topic"),
-        arg(&args, "--out"),
-    ) else {
+    let (Some(data), Some(url), Some(topic), Some(out)) =
+        (arg(&args, "--data"), arg(&args, "--url"), arg(&args, "--topic"), arg(&args, "--out"))
+    else {
         bail!("usage: feeds-probe --data DIR --url URL --topic FILTER [--qos 0|1] [--direct] --out FILE");
     };
     let qos = arg(&args, "--qos").unwrap_or_else(|| "1".into());
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(PathBuf::from(&out))
-        .context("opening --out")?;
-    let sink = Arc::new(FileSink {
-        file: Mutex::new(file),
-    });
+    let file =
+        std::fs::OpenOptions::new().create(true).append(true).open(PathBuf::from(&out)).context("opening --out")?;
+    let sink = Arc::new(FileSink { file: Mutex::new(file) });
     let stop = CancellationToken::new();
-    let options = FeedsOptions {
-        direct_fire: args.iter().any(|a| a == "--direct"),
-        ..FeedsOptions::default()
-    };
-    let feeds = Feeds::start_with(&PathBuf::from(data), sink, stop.clone(), options)
-        .await
-        .context("starting feeds")?;
+    let options = FeedsOptions { direct_fire: args.iter().any(|a| a == "--direct"), ..FeedsOptions::default() };
+    let feeds = Feeds::start_with(&PathBuf::from(data), sink, stop.clone(), options).await.context("starting feeds")?;
     let read = FeedRequest::new("READ", TRIGGER, Default::default())?;
     if let Err(FeedError::NotFound(_)) = feeds.mqtt(read).await {
-        let params = json!({"url": url, "topic": topic, "qos": qos})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        feeds
-            .mqtt(FeedRequest::new("CREATE", TRIGGER, params)?)
-            .await
-            .context("creating the subscription")?;
+        let params = json!({"url": url, "topic": topic, "qos": qos}).as_object().cloned().unwrap_or_default();
+        feeds.mqtt(FeedRequest::new("CREATE", TRIGGER, params)?).await.context("creating the subscription")?;
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

@@ -28,51 +28,30 @@ impl std::fmt::Debug for BrokerUrl {
 }
 
 fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 impl BrokerUrl {
     pub fn parse(raw: &str) -> Result<BrokerUrl, FeedError> {
-        let bad =
-            |why: &str| FeedError::BadRequest(format!("url is not a valid MQTT broker URL: {why}"));
+        let bad = |why: &str| FeedError::BadRequest(format!("url is not a valid MQTT broker URL: {why}"));
         let u = url::Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
         let (tls, default_port) = match u.scheme() {
             "mqtt" | "tcp" | "http" => (false, 1883),
             "mqtts" | "ssl" | "tls" => (true, 8883),
-            other => {
-                return Err(bad(&format!(
-                    "scheme '{other}' is not one of mqtt, mqtts, tcp, ssl, http"
-                )))
-            }
+            other => return Err(bad(&format!("scheme '{other}' is not one of mqtt, mqtts, tcp, ssl, http"))),
         };
-        let host = u
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| bad("it has no host"))?;
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
+        let host = u.host_str().filter(|h| !h.is_empty()).ok_or_else(|| bad("it has no host"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
         if !matches!(u.path(), "" | "/") || u.fragment().is_some() {
             return Err(bad("it must not have a path or fragment"));
         }
         let mut ca_file = None;
         for (k, v) in u.query_pairs() {
             match k.as_ref() {
-                "ca_file" if tls && v.starts_with('/') && ca_file.is_none() => {
-                    ca_file = Some(v.into_owned())
-                }
-                "ca_file" if !tls => {
-                    return Err(bad("ca_file is only for TLS (mqtts://, ssl://) brokers"))
-                }
+                "ca_file" if tls && v.starts_with('/') && ca_file.is_none() => ca_file = Some(v.into_owned()),
+                "ca_file" if !tls => return Err(bad("ca_file is only for TLS (mqtts://, ssl://) brokers")),
                 "ca_file" => return Err(bad("ca_file must be one absolute path of a PEM file")),
-                other => {
-                    return Err(bad(&format!(
-                        "unknown query parameter '{other}' (only ca_file)"
-                    )))
-                }
+                other => return Err(bad(&format!("unknown query parameter '{other}' (only ca_file)"))),
             }
         }
         if u.query() == Some("") {
@@ -80,14 +59,7 @@ impl BrokerUrl {
         }
         let username = Some(decode(u.username())).filter(|s| !s.is_empty());
         let password = u.password().map(decode);
-        Ok(BrokerUrl {
-            tls,
-            host,
-            port: u.port().unwrap_or(default_port),
-            username,
-            password,
-            ca_file,
-        })
+        Ok(BrokerUrl { tls, host, port: u.port().unwrap_or(default_port), username, password, ca_file })
     }
 
     /// Identifies one connection: address, credentials and trusted CA (contains the password: never
@@ -116,11 +88,7 @@ impl BrokerUrl {
             (None, Some(_)) => ":***@".to_string(),
             (None, None) => String::new(),
         };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
         let ca = self.ca_file.as_deref().map(ca_query).unwrap_or_default();
         format!("{scheme}://{auth}{host}:{}{ca}", self.port)
     }
@@ -151,8 +119,7 @@ pub struct Subscription {
 impl Subscription {
     pub fn filter(&self) -> TopicFilter {
         // Persisted topics were validated when stored.
-        TopicFilter::parse(&self.topic)
-            .unwrap_or_else(|_| TopicFilter::parse("#").expect("valid filter"))
+        TopicFilter::parse(&self.topic).unwrap_or_else(|_| TopicFilter::parse("#").expect("valid filter"))
     }
 }
 
@@ -161,9 +128,7 @@ pub fn parse_qos(v: Option<u64>) -> Result<u8, FeedError> {
     match v {
         None | Some(0) => Ok(0),
         Some(1) => Ok(1),
-        Some(other) => Err(FeedError::BadRequest(format!(
-            "qos must be 0 or 1, not {other}"
-        ))),
+        Some(other) => Err(FeedError::BadRequest(format!("qos must be 0 or 1, not {other}"))),
     }
 }
 
@@ -174,10 +139,7 @@ mod tests {
     #[test]
     fn urls() {
         let u = BrokerUrl::parse("mqtt://user:p%40ss@broker.local:1884").unwrap();
-        assert_eq!(
-            (u.tls, u.host.as_str(), u.port),
-            (false, "broker.local", 1884)
-        );
+        assert_eq!((u.tls, u.host.as_str(), u.port), (false, "broker.local", 1884));
         assert_eq!(u.password.as_deref(), Some("p@ss"));
         assert_eq!(u.masked(), "mqtt://user:***@broker.local:1884");
         assert!(!format!("{u:?}").contains("p@ss"));
@@ -188,18 +150,9 @@ mod tests {
         assert_eq!(BrokerUrl::parse("mqtt://h").unwrap().port, 1883);
         let c = BrokerUrl::parse("mqtts://a:b@h:8884?ca_file=/etc/ca%20dir/ca.crt").unwrap();
         assert_eq!(c.ca_file.as_deref(), Some("/etc/ca dir/ca.crt"));
-        assert_eq!(
-            c.masked(),
-            "mqtts://a:***@h:8884?ca_file=%2Fetc%2Fca+dir%2Fca.crt"
-        );
-        assert_eq!(
-            BrokerUrl::parse(&c.masked().replace("***", "b")).unwrap(),
-            c
-        );
-        assert_ne!(
-            c.key(),
-            BrokerUrl::parse("mqtts://a:b@h:8884").unwrap().key()
-        );
+        assert_eq!(c.masked(), "mqtts://a:***@h:8884?ca_file=%2Fetc%2Fca+dir%2Fca.crt");
+        assert_eq!(BrokerUrl::parse(&c.masked().replace("***", "b")).unwrap(), c);
+        assert_ne!(c.key(), BrokerUrl::parse("mqtts://a:b@h:8884").unwrap().key());
         for bad in [
             "ws://h",
             "mqtt://",
@@ -214,9 +167,6 @@ mod tests {
         ] {
             assert!(BrokerUrl::parse(bad).is_err(), "{bad}");
         }
-        assert_ne!(
-            BrokerUrl::parse("mqtt://a:b@h").unwrap().key(),
-            BrokerUrl::parse("mqtt://a:c@h").unwrap().key()
-        );
+        assert_ne!(BrokerUrl::parse("mqtt://a:b@h").unwrap().key(), BrokerUrl::parse("mqtt://a:c@h").unwrap().key());
     }
 }

@@ -105,10 +105,7 @@ impl Broker {
             url,
             client_id: meta.client_id.clone().into(),
             client,
-            routes: Mutex::new(Routes {
-                list: routes,
-                closed: false,
-            }),
+            routes: Mutex::new(Routes { list: routes, closed: false }),
             resync: Notify::new(),
             connected: AtomicBool::new(false),
             cancel: shared.cancel.child_token(),
@@ -119,9 +116,7 @@ impl Broker {
             setup_error,
         });
         let (s, b) = (shared.clone(), broker.clone());
-        shared
-            .tracker
-            .spawn(async move { run(s, b, eventloop, writer, meta.filters).await });
+        shared.tracker.spawn(async move { run(s, b, eventloop, writer, meta.filters).await });
         broker
     }
 
@@ -157,29 +152,16 @@ impl Broker {
     }
 
     fn active_triggers(&self) -> Vec<String> {
-        self.route_snapshot()
-            .into_iter()
-            .filter(|r| !r.paused)
-            .map(|r| r.trigger)
-            .collect()
+        self.route_snapshot().into_iter().filter(|r| !r.paused).map(|r| r.trigger).collect()
     }
 }
 
 /// Sends `connected` to the active triggers not yet told during this connection.
 async fn announce(broker: &Broker, writer: &WriterTx, announced: &mut HashSet<String>) {
-    let new: Vec<String> = broker
-        .active_triggers()
-        .into_iter()
-        .filter(|t| !announced.contains(t))
-        .collect();
+    let new: Vec<String> = broker.active_triggers().into_iter().filter(|t| !announced.contains(t)).collect();
     if !new.is_empty() {
         announced.extend(new.iter().cloned());
-        let _ = writer
-            .send(WriterItem::Status {
-                triggers: new,
-                body: "connected",
-            })
-            .await;
+        let _ = writer.send(WriterItem::Status { triggers: new, body: "connected" }).await;
     }
 }
 
@@ -197,12 +179,7 @@ type Polled = Result<Event, rumqttc::ConnectionError>;
 /// Drives the rumqttc event loop in its own task and forwards every event, so the connection task
 /// never drops an unfinished `poll()` (which is not cancel-safe while it writes to the socket).
 /// After an error it waits with exponential backoff before polling again (which reconnects).
-async fn poller(
-    mut eventloop: EventLoop,
-    tx: mpsc::Sender<Polled>,
-    stop: CancellationToken,
-    max: Duration,
-) {
+async fn poller(mut eventloop: EventLoop, tx: mpsc::Sender<Polled>, stop: CancellationToken, max: Duration) {
     let initial = Duration::from_millis(100);
     let mut backoff = initial;
     loop {
@@ -237,9 +214,7 @@ async fn run(
     let (tx, mut events) = mpsc::channel::<Polled>(256);
     let stop_poller = CancellationToken::new();
     let (stop, max) = (stop_poller.clone(), shared.options.reconnect_max);
-    shared
-        .tracker
-        .spawn(async move { poller(eventloop, tx, stop, max).await });
+    shared.tracker.spawn(async move { poller(eventloop, tx, stop, max).await });
     let mut connected = false;
     let mut failures = 0u32;
     // Triggers told `connected` during the current connection (once their subscriptions are acknowledged).
@@ -353,10 +328,8 @@ async fn sync(
 ) -> Option<usize> {
     let routes = broker.route_snapshot();
     let input: Vec<(TopicFilter, u8)> = routes.iter().map(|r| (r.filter.clone(), r.qos)).collect();
-    let desired: BTreeMap<String, u8> = wire_filters(&input)
-        .into_iter()
-        .map(|(f, q)| (f.as_str().to_string(), q))
-        .collect();
+    let desired: BTreeMap<String, u8> =
+        wire_filters(&input).into_iter().map(|(f, q)| (f.as_str().to_string(), q)).collect();
     if full {
         believed.clear();
     }
@@ -365,11 +338,7 @@ async fn sync(
         .filter(|(f, q)| believed.get(*f) != Some(*q))
         .map(|(f, q)| SubscribeFilter::new(f.clone(), qos(*q)))
         .collect();
-    let unsubscribe: Vec<String> = believed
-        .keys()
-        .filter(|f| !desired.contains_key(*f))
-        .cloned()
-        .collect();
+    let unsubscribe: Vec<String> = believed.keys().filter(|f| !desired.contains_key(*f)).cloned().collect();
     let mut ok = true;
     let mut sent = 0;
     if !subscribe.is_empty() {
@@ -389,20 +358,13 @@ async fn sync(
     }
     if *believed != desired {
         *believed = desired;
-        let meta = BrokerMeta {
-            client_id: broker.client_id.to_string(),
-            filters: believed.clone(),
-        };
+        let meta = BrokerMeta { client_id: broker.client_id.to_string(), filters: believed.clone() };
         let key = broker.key.clone();
         let res = match to_bytes(&meta) {
             Ok(bytes) => {
                 shared
                     .blocking(move |s| {
-                        s.commit(Batch {
-                            puts: vec![(BROKERS, key, bytes)],
-                            ..Batch::default()
-                        })
-                        .map(|_| ())
+                        s.commit(Batch { puts: vec![(BROKERS, key, bytes)], ..Batch::default() }).map(|_| ())
                     })
                     .await
             }

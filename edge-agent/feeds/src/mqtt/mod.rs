@@ -49,28 +49,19 @@ pub(crate) struct MqttFeed {
 
 impl MqttFeed {
     pub fn new(shared: Arc<Shared>, writer: WriterTx) -> MqttFeed {
-        MqttFeed {
-            shared,
-            writer,
-            state: Mutex::new(State::default()),
-            counts: StdMutex::new((Vec::new(), 0)),
-        }
+        MqttFeed { shared, writer, state: Mutex::new(State::default()), counts: StdMutex::new((Vec::new(), 0)) }
     }
 
     /// (live broker connections, subscriptions).
     pub fn counts(&self) -> (u64, u64) {
         let c = self.counts.lock().expect("counts lock");
-        let live =
-            c.0.iter()
-                .filter(|b| !b.routes.lock().expect("routes lock").closed)
-                .count();
+        let live = c.0.iter().filter(|b| !b.routes.lock().expect("routes lock").closed).count();
         (live as u64, c.1)
     }
 
     /// Re-creates every persisted subscription and its broker connection.
     pub async fn restore(&self) -> Result<(), FeedError> {
-        let subs: Vec<(String, Subscription)> =
-            self.shared.blocking(|s| s.load_all(SUBSCRIPTIONS)).await?;
+        let subs: Vec<(String, Subscription)> = self.shared.blocking(|s| s.load_all(SUBSCRIPTIONS)).await?;
         let mut st = self.state.lock().await;
         for (trigger, sub) in subs {
             st.subs.insert(trigger, sub);
@@ -79,11 +70,7 @@ impl MqttFeed {
         for key in keys {
             self.refresh_broker(&mut st, &key).await?;
         }
-        tracing::info!(
-            subscriptions = st.subs.len(),
-            brokers = st.brokers.len(),
-            "MQTT feed restored"
-        );
+        tracing::info!(subscriptions = st.subs.len(), brokers = st.brokers.len(), "MQTT feed restored");
         self.update_counts(&st);
         Ok(())
     }
@@ -93,19 +80,11 @@ impl MqttFeed {
         let (ns, name) = (ns.to_string(), name.to_string());
         let mut st = self.state.lock().await;
         // The brokers this call touches (before and after), to wait for their acknowledgements.
-        let mut touched: Vec<String> = st
-            .subs
-            .get(&req.trigger)
-            .map(|s| s.broker.key())
-            .into_iter()
-            .collect();
+        let mut touched: Vec<String> = st.subs.get(&req.trigger).map(|s| s.broker.key()).into_iter().collect();
         let mut result = match req.event {
             Lifecycle::Create => self.create(&mut st, &req).await?,
             Lifecycle::Read => {
-                let sub = st
-                    .subs
-                    .get(&req.trigger)
-                    .ok_or_else(|| not_found(&req.trigger))?;
+                let sub = st.subs.get(&req.trigger).ok_or_else(|| not_found(&req.trigger))?;
                 let broker = st.brokers.get(&sub.broker.key());
                 let connected = broker.is_some_and(|b| b.connected.load(Ordering::Relaxed));
                 let mut status = json!({
@@ -120,8 +99,7 @@ impl MqttFeed {
                 if let Some(r) = &sub.reason {
                     status["reason"] = json!({"kind": "AUTO", "message": r});
                 } else if sub.paused {
-                    status["reason"] =
-                        json!({"kind": "MANUAL", "message": "paused by the PAUSE lifecycle event"});
+                    status["reason"] = json!({"kind": "MANUAL", "message": "paused by the PAUSE lifecycle event"});
                 }
                 json!({
                     "config": {"name": name, "namespace": ns, "url": sub.broker.masked(), "topic": sub.topic, "qos": sub.qos},
@@ -130,18 +108,12 @@ impl MqttFeed {
             }
             Lifecycle::Update => self.update(&mut st, &req).await?,
             Lifecycle::Delete => {
-                self.remove(&mut st, &req.trigger)
-                    .await?
-                    .ok_or_else(|| not_found(&req.trigger))?;
+                self.remove(&mut st, &req.trigger).await?.ok_or_else(|| not_found(&req.trigger))?;
                 json!({"status": "success"})
             }
             Lifecycle::Pause | Lifecycle::Unpause => {
                 let paused = req.event == Lifecycle::Pause;
-                let mut sub = st
-                    .subs
-                    .get(&req.trigger)
-                    .cloned()
-                    .ok_or_else(|| not_found(&req.trigger))?;
+                let mut sub = st.subs.get(&req.trigger).cloned().ok_or_else(|| not_found(&req.trigger))?;
                 sub.paused = paused;
                 sub.reason = None;
                 sub.date_changed = now_ms(&*self.shared.options.clock);
@@ -156,21 +128,11 @@ impl MqttFeed {
         // missed. Bounded: an unreachable broker only delays the answer.
         // A broker that refuses the connection (TLS, credentials) ends the wait at once, and
         // CREATE/UPDATE then say why in `warning` (the subscription stays and keeps retrying).
-        let current = st
-            .subs
-            .get(&req.trigger)
-            .and_then(|s| st.brokers.get(&s.broker.key()))
-            .cloned();
+        let current = st.subs.get(&req.trigger).and_then(|s| st.brokers.get(&s.broker.key())).cloned();
         let waits: Vec<_> = touched
             .iter()
             .filter_map(|k| st.brokers.get(k))
-            .map(|b| {
-                (
-                    b.clone(),
-                    b.applied.subscribe(),
-                    b.wanted.load(Ordering::SeqCst),
-                )
-            })
+            .map(|b| (b.clone(), b.applied.subscribe(), b.wanted.load(Ordering::SeqCst)))
             .collect();
         drop(st);
         for (broker, mut rx, generation) in waits {
@@ -215,20 +177,10 @@ impl MqttFeed {
     }
 
     async fn update(&self, st: &mut State, req: &FeedRequest) -> Result<Value, FeedError> {
-        let mut sub = st
-            .subs
-            .get(&req.trigger)
-            .cloned()
-            .ok_or_else(|| not_found(&req.trigger))?;
-        let (url, topic, qos) = (
-            req.str_param("url")?,
-            req.str_param("topic")?,
-            req.uint_param("qos")?,
-        );
+        let mut sub = st.subs.get(&req.trigger).cloned().ok_or_else(|| not_found(&req.trigger))?;
+        let (url, topic, qos) = (req.str_param("url")?, req.str_param("topic")?, req.uint_param("qos")?);
         if url.is_none() && topic.is_none() && qos.is_none() {
-            return Err(FeedError::BadRequest(
-                "no updatable parameters were specified".to_string(),
-            ));
+            return Err(FeedError::BadRequest("no updatable parameters were specified".to_string()));
         }
         if let Some(url) = url {
             sub.broker = parse_url(&url)?;
@@ -250,9 +202,7 @@ impl MqttFeed {
         let trigger = sub.trigger.clone();
         let rec = sub.clone();
         let t = trigger.clone();
-        self.shared
-            .blocking(move |s| s.put(SUBSCRIPTIONS, &t, &rec))
-            .await?;
+        self.shared.blocking(move |s| s.put(SUBSCRIPTIONS, &t, &rec)).await?;
         let old_key = st.subs.insert(trigger, sub.clone()).map(|o| o.broker.key());
         let key = sub.broker.key();
         if let Some(old) = old_key.filter(|k| *k != key) {
@@ -261,15 +211,9 @@ impl MqttFeed {
         self.refresh_broker(st, &key).await
     }
 
-    async fn remove(
-        &self,
-        st: &mut State,
-        trigger: &str,
-    ) -> Result<Option<Subscription>, FeedError> {
+    async fn remove(&self, st: &mut State, trigger: &str) -> Result<Option<Subscription>, FeedError> {
         let t = trigger.to_string();
-        self.shared
-            .blocking(move |s| s.delete(SUBSCRIPTIONS, &t))
-            .await?;
+        self.shared.blocking(move |s| s.delete(SUBSCRIPTIONS, &t)).await?;
         let Some(sub) = st.subs.remove(trigger) else {
             return Ok(None);
         };
@@ -283,12 +227,7 @@ impl MqttFeed {
             .subs
             .values()
             .filter(|s| s.broker.key() == key)
-            .map(|s| Route {
-                trigger: s.trigger.clone(),
-                filter: s.filter(),
-                qos: s.qos,
-                paused: s.paused,
-            })
+            .map(|s| Route { trigger: s.trigger.clone(), filter: s.filter(), qos: s.qos, paused: s.paused })
             .collect();
         if let Some(b) = st.brokers.get(key) {
             let mut r = b.routes.lock().expect("routes lock");
@@ -321,22 +260,12 @@ impl MqttFeed {
                 }
                 // A stable id (23 characters, the MQTT 3.1.1 limit) for this broker's persistent session.
                 let id = uuid::Uuid::new_v4().simple().to_string();
-                let m = BrokerMeta {
-                    client_id: format!("fogwhisk-{}", &id[..14]),
-                    filters: Default::default(),
-                };
+                let m = BrokerMeta { client_id: format!("fogwhisk-{}", &id[..14]), filters: Default::default() };
                 s.put(BROKERS, &k, &m)?;
                 Ok(m)
             })
             .await?;
-        let broker = Broker::spawn(
-            &self.shared,
-            self.writer.clone(),
-            key.to_string(),
-            url,
-            meta,
-            routes,
-        );
+        let broker = Broker::spawn(&self.shared, self.writer.clone(), key.to_string(), url, meta, routes);
         st.brokers.insert(key.to_string(), broker);
         Ok(())
     }
@@ -364,8 +293,7 @@ impl MqttFeed {
     }
 
     fn update_counts(&self, st: &State) {
-        *self.counts.lock().expect("counts lock") =
-            (st.brokers.values().cloned().collect(), st.subs.len() as u64);
+        *self.counts.lock().expect("counts lock") = (st.brokers.values().cloned().collect(), st.subs.len() as u64);
     }
 }
 

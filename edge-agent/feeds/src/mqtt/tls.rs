@@ -13,10 +13,7 @@ const MAX_CA_BYTES: u64 = 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
     #[error("ca_file {path}: cannot read it: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("ca_file {0}: not a regular file")]
     NotAFile(String),
     #[error("ca_file {0}: larger than 1 MiB")]
@@ -24,51 +21,32 @@ pub enum CaError {
     #[error("ca_file {0}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)")]
     NoCertificate(String),
     #[error("ca_file {path}: certificate {index} is not a valid X.509 certificate: {why}")]
-    BadCertificate {
-        path: String,
-        index: usize,
-        why: String,
-    },
+    BadCertificate { path: String, index: usize, why: String },
 }
 
 /// Reads `path` and returns a client configuration that trusts only its certificates.
 pub fn client_config(path: &str) -> Result<Arc<ClientConfig>, CaError> {
-    let read = |source| CaError::Read {
-        path: path.to_string(),
-        source,
-    };
+    let read = |source| CaError::Read { path: path.to_string(), source };
     let meta = std::fs::metadata(Path::new(path)).map_err(read)?;
     if !meta.is_file() {
         return Err(CaError::NotAFile(path.to_string()));
     }
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .map_err(read)?
-        .take(MAX_CA_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read)?;
+    std::fs::File::open(path).map_err(read)?.take(MAX_CA_BYTES + 1).read_to_end(&mut bytes).map_err(read)?;
     if bytes.len() as u64 > MAX_CA_BYTES {
         return Err(CaError::TooLarge(path.to_string()));
     }
     let mut roots = RootCertStore::empty();
     let mut reader = std::io::BufReader::new(bytes.as_slice());
     for (index, cert) in rustls_pemfile::certs(&mut reader).enumerate() {
-        let bad = |why: String| CaError::BadCertificate {
-            path: path.to_string(),
-            index: index + 1,
-            why,
-        };
+        let bad = |why: String| CaError::BadCertificate { path: path.to_string(), index: index + 1, why };
         let cert = cert.map_err(|e| bad(e.to_string()))?;
         roots.add(cert).map_err(|e| bad(e.to_string()))?;
     }
     if roots.is_empty() {
         return Err(CaError::NoCertificate(path.to_string()));
     }
-    Ok(Arc::new(
-        ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    ))
+    Ok(Arc::new(ClientConfig::builder().with_root_certificates(roots).with_no_client_auth()))
 }
 
 /// The transport of a TLS broker: its `ca_file`'s CA, or the system's roots without one. When the
@@ -79,18 +57,10 @@ pub fn transport(ca_file: Option<&str>) -> (Transport, Option<CaError>) {
         return (Transport::tls_with_default_config(), None);
     };
     match client_config(path) {
-        Ok(cfg) => (
-            Transport::tls_with_config(TlsConfiguration::Rustls(cfg)),
-            None,
-        ),
+        Ok(cfg) => (Transport::tls_with_config(TlsConfiguration::Rustls(cfg)), None),
         Err(e) => {
-            let nothing = ClientConfig::builder()
-                .with_root_certificates(RootCertStore::empty())
-                .with_no_client_auth();
-            (
-                Transport::tls_with_config(TlsConfiguration::Rustls(Arc::new(nothing))),
-                Some(e),
-            )
+            let nothing = ClientConfig::builder().with_root_certificates(RootCertStore::empty()).with_no_client_auth();
+            (Transport::tls_with_config(TlsConfiguration::Rustls(Arc::new(nothing))), Some(e))
         }
     }
 }
@@ -108,19 +78,12 @@ mod tests {
         assert!(matches!(e, CaError::NoCertificate(_)), "{e}");
         assert!(!e.to_string().contains("hunter2"));
         let garbage = dir.path().join("garbage.pem");
-        std::fs::write(
-            &garbage,
-            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-        )
-        .unwrap();
+        std::fs::write(&garbage, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap();
         let e = client_config(garbage.to_str().unwrap()).unwrap_err();
         assert!(matches!(e, CaError::BadCertificate { index: 1, .. }), "{e}");
         let e = client_config(dir.path().to_str().unwrap()).unwrap_err();
         assert!(matches!(e, CaError::NotAFile(_)), "{e}");
-        assert!(matches!(
-            client_config("/nonexistent/ca.pem").unwrap_err(),
-            CaError::Read { .. }
-        ));
+        assert!(matches!(client_config("/nonexistent/ca.pem").unwrap_err(), CaError::Read { .. }));
         let (_, err) = transport(Some("/nonexistent/ca.pem"));
         assert!(err.is_some());
     }

@@ -14,11 +14,7 @@ impl TopicFilter {
     /// Checks the MQTT 3.1.1 rules: non-empty, no NUL, at most 65535 bytes, `+` and `#` only as a
     /// whole level, `#` only last.
     pub fn parse(s: &str) -> Result<TopicFilter, FeedError> {
-        let bad = |why: &str| {
-            FeedError::BadRequest(format!(
-                "topic '{s}' is not a valid MQTT topic filter: {why}"
-            ))
-        };
+        let bad = |why: &str| FeedError::BadRequest(format!("topic '{s}' is not a valid MQTT topic filter: {why}"));
         if s.is_empty() {
             return Err(bad("it is empty"));
         }
@@ -172,17 +168,7 @@ mod tests {
 
     #[test]
     fn validation() {
-        for ok in [
-            "a",
-            "a/b",
-            "+",
-            "#",
-            "a/+/c",
-            "a/#",
-            "/",
-            "+/+",
-            "sport/tennis/#",
-        ] {
+        for ok in ["a", "a/b", "+", "#", "a/+/c", "a/#", "/", "+/+", "sport/tennis/#"] {
             assert!(TopicFilter::parse(ok).is_ok(), "{ok}");
         }
         for bad in ["", "a#", "a/#/b", "a+/b", "a/b+", "#/a", "a\0b"] {
@@ -222,24 +208,12 @@ mod tests {
 
     #[test]
     fn wire_filters_never_overlap_and_cover_all() {
-        let input = vec![
-            (f("a/+/c"), 0),
-            (f("a/b/#"), 1),
-            (f("x/y"), 0),
-            (f("x/y"), 1),
-            (f("z/+"), 0),
-            (f("z/q"), 0),
-        ];
+        let input = vec![(f("a/+/c"), 0), (f("a/b/#"), 1), (f("x/y"), 0), (f("x/y"), 1), (f("z/+"), 0), (f("z/q"), 0)];
         let wire = wire_filters(&input);
         let keys: Vec<&TopicFilter> = wire.keys().collect();
         for i in 0..keys.len() {
             for j in (i + 1)..keys.len() {
-                assert!(
-                    !keys[i].overlaps(keys[j]),
-                    "{} overlaps {}",
-                    keys[i],
-                    keys[j]
-                );
+                assert!(!keys[i].overlaps(keys[j]), "{} overlaps {}", keys[i], keys[j]);
             }
         }
         for (fl, q) in &input {

@@ -27,21 +27,14 @@ pub fn free_port() -> u16 {
 /// Publishes every payload on `topic` and returns once the broker acknowledged all of them
 /// (QoS 1) or they were all written (QoS 0).
 pub async fn publish_all(port: u16, topic: &str, payloads: &[Vec<u8>], qos: QoS) {
-    let items: Vec<(String, Vec<u8>)> = payloads
-        .iter()
-        .map(|p| (topic.to_string(), p.clone()))
-        .collect();
+    let items: Vec<(String, Vec<u8>)> = payloads.iter().map(|p| (topic.to_string(), p.clone())).collect();
     publish_seq(port, &items, qos).await
 }
 
 /// Publishes `(topic, payload)` pairs in order over one connection (the broker keeps the order of
 /// one connection's messages; it does not order messages of different connections).
 pub async fn publish_seq(port: u16, items: &[(String, Vec<u8>)], qos: QoS) {
-    let mut opts = MqttOptions::new(
-        format!("pub-{}", uuid::Uuid::new_v4().simple()),
-        "127.0.0.1",
-        port,
-    );
+    let mut opts = MqttOptions::new(format!("pub-{}", uuid::Uuid::new_v4().simple()), "127.0.0.1", port);
     opts.set_max_packet_size(1 << 22, 1 << 22);
     let (client, mut el) = AsyncClient::new(opts, 64);
     let list = items.to_vec();
@@ -55,9 +48,7 @@ pub async fn publish_seq(port: u16, items: &[(String, Vec<u8>)], qos: QoS) {
     let (mut acked, mut sent, mut disconnecting) = (0, 0, false);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let ev = tokio::time::timeout_at(deadline, el.poll())
-            .await
-            .expect("publisher timed out");
+        let ev = tokio::time::timeout_at(deadline, el.poll()).await.expect("publisher timed out");
         match ev {
             Ok(Event::Incoming(Packet::PubAck(_))) => acked += 1,
             Ok(Event::Outgoing(Outgoing::Publish(_))) => sent += 1,
@@ -65,11 +56,7 @@ pub async fn publish_seq(port: u16, items: &[(String, Vec<u8>)], qos: QoS) {
             Ok(_) => {}
             Err(e) => panic!("publisher connection failed: {e}"),
         }
-        let done = if qos == QoS::AtMostOnce {
-            sent == n
-        } else {
-            acked == n
-        };
+        let done = if qos == QoS::AtMostOnce { sent == n } else { acked == n };
         if done && !disconnecting {
             disconnecting = true;
             client.try_disconnect().unwrap();
@@ -80,10 +67,7 @@ pub async fn publish_seq(port: u16, items: &[(String, Vec<u8>)], qos: QoS) {
 
 /// `(topic, text)` pairs for [`publish_seq`].
 pub fn seq(items: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
-    items
-        .iter()
-        .map(|(t, p)| (t.to_string(), p.as_bytes().to_vec()))
-        .collect()
+    items.iter().map(|(t, p)| (t.to_string(), p.as_bytes().to_vec())).collect()
 }
 
 /// A sink that records every fire; it can be told to fail (as an unavailable agent does) or to
@@ -104,10 +88,7 @@ impl TriggerSink for RecordingSink {
         if self.missing.lock().unwrap().iter().any(|t| t == trigger) {
             return Err(FireError::NotFound(trigger.to_string()));
         }
-        self.fires
-            .lock()
-            .unwrap()
-            .push((trigger.to_string(), payload));
+        self.fires.lock().unwrap().push((trigger.to_string(), payload));
         Ok(())
     }
 }
@@ -119,13 +100,7 @@ impl RecordingSink {
 
     /// Payloads fired to `trigger`.
     pub fn of(&self, trigger: &str) -> Vec<Value> {
-        self.fires
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(t, _)| t == trigger)
-            .map(|(_, p)| p.clone())
-            .collect()
+        self.fires.lock().unwrap().iter().filter(|(t, _)| t == trigger).map(|(_, p)| p.clone()).collect()
     }
 
     /// Message bodies fired to `trigger`, in order.
@@ -152,10 +127,7 @@ impl RecordingSink {
             if Instant::now() > deadline {
                 let fires = self.fires.lock().unwrap().clone();
                 let shown: Vec<_> = fires.iter().rev().take(20).collect();
-                panic!(
-                    "timed out waiting for: {what}; {} fires, last ones: {shown:?}",
-                    fires.len()
-                );
+                panic!("timed out waiting for: {what}; {} fires, last ones: {shown:?}", fires.len());
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

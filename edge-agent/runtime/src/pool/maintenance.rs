@@ -52,9 +52,7 @@ async fn sweep(pool: &Pool) {
             })
             .map(|(id, _)| *id)
             .collect();
-        ids.into_iter()
-            .filter_map(|id| st.slots.remove(&id).and_then(|s| s.proc))
-            .collect()
+        ids.into_iter().filter_map(|id| st.slots.remove(&id).and_then(|s| s.proc)).collect()
     };
     if gone.is_empty() {
         return;

@@ -175,10 +175,7 @@ fn prepare_work_dir(dir: &Path, isolation: &Isolation) -> Result<(), RuntimeErro
             source,
         })?;
         if meta.permissions().mode() & 0o001 == 0 {
-            return Err(RuntimeError::WorkDirNotAccessible {
-                path: abs.clone(),
-                blocked: ancestor.to_path_buf(),
-            });
+            return Err(RuntimeError::WorkDirNotAccessible { path: abs.clone(), blocked: ancestor.to_path_buf() });
         }
     }
     Ok(())

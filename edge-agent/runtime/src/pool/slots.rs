@@ -67,10 +67,7 @@ pub(crate) struct State {
 
 impl State {
     pub fn new(share_mb: u64) -> Self {
-        State {
-            share_mb,
-            ..Default::default()
-        }
+        State { share_mb, ..Default::default() }
     }
 
     /// One more activation of `key` for `namespace` (until [`State::disown`]).
@@ -91,11 +88,7 @@ impl State {
 
     /// Memory held by the processes charged to `namespace`.
     pub fn namespace_mb(&self, namespace: &str) -> u64 {
-        self.slots
-            .values()
-            .filter(|s| s.namespace.as_deref() == Some(namespace))
-            .map(|s| s.memory_mb)
-            .sum()
+        self.slots.values().filter(|s| s.namespace.as_deref() == Some(namespace)).map(|s| s.memory_mb).sum()
     }
 
     /// Whether `namespace` may take `need_mb` more, evicting its own idle processes (least recently used first)
@@ -111,12 +104,8 @@ impl State {
         if busy_mb > 0 && busy_mb + need_mb > self.share_mb {
             return false;
         }
-        let mut idle: Vec<(Instant, SlotId)> = self
-            .slots
-            .iter()
-            .filter(|(_, s)| own_idle(s))
-            .map(|(id, s)| (s.last_used, *id))
-            .collect();
+        let mut idle: Vec<(Instant, SlotId)> =
+            self.slots.iter().filter(|(_, s)| own_idle(s)).map(|(id, s)| (s.last_used, *id)).collect();
         idle.sort();
         for (_, id) in idle {
             let held = self.namespace_mb(namespace);
@@ -225,12 +214,8 @@ impl State {
         if used - idle_mb + need_mb > budget_mb {
             return false;
         }
-        let mut idle: Vec<(Instant, SlotId)> = self
-            .slots
-            .iter()
-            .filter(|(_, s)| s.idle())
-            .map(|(id, s)| (s.last_used, *id))
-            .collect();
+        let mut idle: Vec<(Instant, SlotId)> =
+            self.slots.iter().filter(|(_, s)| s.idle()).map(|(id, s)| (s.last_used, *id)).collect();
         idle.sort();
         for (_, id) in idle {
             if self.used_mb() + need_mb <= budget_mb {
@@ -261,11 +246,7 @@ impl State {
     }
 
     pub fn stats(&self) -> PoolStats {
-        let mut st = PoolStats {
-            live: self.slots.len(),
-            memory_used_mb: self.used_mb(),
-            ..Default::default()
-        };
+        let mut st = PoolStats { live: self.slots.len(), memory_used_mb: self.used_mb(), ..Default::default() };
         for s in self.slots.values() {
             match (&s.key, s.active) {
                 (None, _) => st.prewarmed += 1,

@@ -21,11 +21,7 @@ use crate::error::RuntimeError;
 pub enum Isolation {
     /// One uid per process from `[uid_base, uid_base + uid_count)`; needs euid 0 with CAP_SETUID,
     /// CAP_SETGID, CAP_CHOWN and CAP_KILL (the edge chart grants exactly these, nothing else).
-    Separate {
-        uid_base: u32,
-        uid_count: u32,
-        lock_dir: PathBuf,
-    },
+    Separate { uid_base: u32, uid_count: u32, lock_dir: PathBuf },
     /// Runtime processes run as the agent's own user: no isolation (single-tenant laptop use only).
     Shared,
 }
@@ -54,9 +50,7 @@ pub fn can_isolate() -> bool {
         .find_map(|l| l.strip_prefix("CapEff:"))
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
         .unwrap_or(0);
-    [CAP_CHOWN, CAP_KILL, CAP_SETGID, CAP_SETUID]
-        .iter()
-        .all(|c| eff & (1 << c) != 0)
+    [CAP_CHOWN, CAP_KILL, CAP_SETGID, CAP_SETUID].iter().all(|c| eff & (1 << c) != 0)
 }
 
 impl Isolation {

@@ -81,10 +81,7 @@ pub fn empty_ctx() -> RunContext {
 fn rand_id() -> u128 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(1);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     t ^ ((N.fetch_add(1, Ordering::Relaxed) as u128) << 64)
 }
 

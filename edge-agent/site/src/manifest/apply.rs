@@ -80,12 +80,16 @@ pub async fn apply(
         .ok_or_else(|| ManifestError::Invalid("GET /namespaces returned no namespace".into()))?;
     let mut summary = ApplySummary { namespace: namespace.clone(), steps: Vec::new() };
     for (pname, p) in &manifest.packages {
-        let body = json!({ "publish": false, "parameters": key_values(&p.inputs), "annotations": key_values(&p.annotations) });
-        let v = client.must(Method::PUT, &format!("/namespaces/_/packages/{pname}?overwrite=true"), Some(&body)).await?;
+        let body =
+            json!({ "publish": false, "parameters": key_values(&p.inputs), "annotations": key_values(&p.annotations) });
+        let v =
+            client.must(Method::PUT, &format!("/namespaces/_/packages/{pname}?overwrite=true"), Some(&body)).await?;
         summary.steps.push(Step { kind: "package", name: pname.clone(), outcome: put_outcome(&v) });
         for (aname, a) in &p.actions {
             let body = action_body(a, &code[&(pname.clone(), aname.clone())]);
-            let v = client.must(Method::PUT, &format!("/namespaces/_/actions/{pname}/{aname}?overwrite=true"), Some(&body)).await?;
+            let v = client
+                .must(Method::PUT, &format!("/namespaces/_/actions/{pname}/{aname}?overwrite=true"), Some(&body))
+                .await?;
             summary.steps.push(Step { kind: "action", name: format!("{pname}/{aname}"), outcome: put_outcome(&v) });
         }
         for (sname, s) in &p.sequences {
@@ -94,7 +98,9 @@ pub async fn apply(
                 "exec": { "kind": "sequence", "components": components },
                 "annotations": key_values(&s.annotations),
             });
-            let v = client.must(Method::PUT, &format!("/namespaces/_/actions/{pname}/{sname}?overwrite=true"), Some(&body)).await?;
+            let v = client
+                .must(Method::PUT, &format!("/namespaces/_/actions/{pname}/{sname}?overwrite=true"), Some(&body))
+                .await?;
             summary.steps.push(Step { kind: "sequence", name: format!("{pname}/{sname}"), outcome: put_outcome(&v) });
         }
     }
@@ -141,7 +147,8 @@ fn action_body(a: &ActionSpec, code: &str) -> Value {
     if let Some(m) = &a.main {
         exec["main"] = json!(m);
     }
-    let mut body = json!({ "exec": exec, "parameters": key_values(&a.inputs), "annotations": key_values(&a.annotations) });
+    let mut body =
+        json!({ "exec": exec, "parameters": key_values(&a.inputs), "annotations": key_values(&a.annotations) });
     if let Some(l) = &a.limits {
         let mut limits = Map::new();
         for (k, v) in l {
@@ -174,10 +181,21 @@ fn feed_hash(feed: &str, inputs: &BTreeMap<String, Value>) -> String {
 }
 
 fn annotation<'a>(entity: &'a Value, key: &str) -> Option<&'a Value> {
-    entity.get("annotations")?.as_array()?.iter().find(|a| a.get("key").and_then(Value::as_str) == Some(key))?.get("value")
+    entity
+        .get("annotations")?
+        .as_array()?
+        .iter()
+        .find(|a| a.get("key").and_then(Value::as_str) == Some(key))?
+        .get("value")
 }
 
-async fn apply_trigger(client: &Client, ns: &str, auth: &str, name: &str, t: &TriggerSpec) -> Result<Outcome, ManifestError> {
+async fn apply_trigger(
+    client: &Client,
+    ns: &str,
+    auth: &str,
+    name: &str,
+    t: &TriggerSpec,
+) -> Result<Outcome, ManifestError> {
     let path = format!("/namespaces/_/triggers/{name}");
     let existing = client.call(Method::GET, &path, None).await?.map(|(_, v)| v);
     let Some(feed) = &t.feed else {
@@ -235,27 +253,37 @@ async fn invoke_feed(
     auth: &str,
     inputs: &BTreeMap<String, Value>,
 ) -> Result<(), ManifestError> {
-    let fail = |message: String| ManifestError::Feed { trigger: trigger.to_string(), feed: feed.to_string(), event, message };
+    let fail =
+        |message: String| ManifestError::Feed { trigger: trigger.to_string(), feed: feed.to_string(), event, message };
     let trimmed = feed.trim_start_matches('/');
-    let (feed_ns, action) = trimmed.split_once('/').ok_or_else(|| fail("feed name must be /namespace/[package/]action".into()))?;
+    let (feed_ns, action) =
+        trimmed.split_once('/').ok_or_else(|| fail("feed name must be /namespace/[package/]action".into()))?;
     let mut body: Map<String, Value> = inputs.iter().map(|(k, v)| (k.clone(), input_value(v))).collect();
     body.insert("lifecycleEvent".into(), json!(event));
     body.insert("triggerName".into(), json!(trigger));
     body.insert("authKey".into(), json!(auth));
     let path = format!("/namespaces/{feed_ns}/actions/{action}?blocking=true&result=false");
-    let activation = client.must(Method::POST, &path, Some(&Value::Object(body))).await.map_err(|e| fail(e.to_string()))?;
+    let activation =
+        client.must(Method::POST, &path, Some(&Value::Object(body))).await.map_err(|e| fail(e.to_string()))?;
     let response = activation.get("response");
     if response.and_then(|r| r.get("success")).and_then(Value::as_bool) == Some(true) {
         return Ok(());
     }
-    let message = response
-        .and_then(|r| r.get("result"))
-        .and_then(|r| r.get("error"))
-        .map_or_else(|| "the feed did not succeed".to_string(), |e| e.as_str().map_or_else(|| e.to_string(), str::to_string));
+    let message = response.and_then(|r| r.get("result")).and_then(|r| r.get("error")).map_or_else(
+        || "the feed did not succeed".to_string(),
+        |e| e.as_str().map_or_else(|| e.to_string(), str::to_string),
+    );
     Err(fail(message))
 }
 
-async fn apply_rule(client: &Client, ns: &str, pkg: &str, name: &str, trigger: &str, action: &str) -> Result<Outcome, ManifestError> {
+async fn apply_rule(
+    client: &Client,
+    ns: &str,
+    pkg: &str,
+    name: &str,
+    trigger: &str,
+    action: &str,
+) -> Result<Outcome, ManifestError> {
     let action_path = qualify(ns, pkg, action);
     let path = format!("/namespaces/_/rules/{name}");
     let existing = client.call(Method::GET, &path, None).await?.map(|(_, v)| v);

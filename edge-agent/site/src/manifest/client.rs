@@ -28,7 +28,11 @@ impl Client {
     pub(super) fn new(api_host: &str, auth: &str) -> Result<Self, ManifestError> {
         let (user, key) = auth.split_once(':').ok_or_else(|| ManifestError::Invalid("auth must be uuid:key".into()))?;
         let host = api_host.trim_end_matches('/');
-        let base = if host.starts_with("http://") || host.starts_with("https://") { host.to_string() } else { format!("https://{host}") };
+        let base = if host.starts_with("http://") || host.starts_with("https://") {
+            host.to_string()
+        } else {
+            format!("https://{host}")
+        };
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(90))
             .build()
@@ -44,7 +48,10 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Option<(StatusCode, Value)>, ManifestError> {
         let name = method_name(&method);
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).basic_auth(&self.user, Some(self.key.expose_secret()));
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .basic_auth(&self.user, Some(self.key.expose_secret()));
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -54,7 +61,8 @@ impl Client {
             source: source.without_url(),
         })?;
         let status = resp.status();
-        let text = resp.text().await.map_err(|source| ManifestError::Http { method: name, path: path.to_string(), source })?;
+        let text =
+            resp.text().await.map_err(|source| ManifestError::Http { method: name, path: path.to_string(), source })?;
         let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -62,7 +70,8 @@ impl Client {
         if status.is_success() || (status == StatusCode::BAD_GATEWAY && json.get("response").is_some()) {
             return Ok(Some((status, json)));
         }
-        let message = json.get("error").and_then(Value::as_str).map_or_else(|| text.chars().take(300).collect(), str::to_string);
+        let message =
+            json.get("error").and_then(Value::as_str).map_or_else(|| text.chars().take(300).collect(), str::to_string);
         Err(ManifestError::Api { method: name, path: path.to_string(), status: status.as_u16(), message })
     }
 

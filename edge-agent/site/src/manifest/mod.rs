@@ -187,9 +187,12 @@ pub fn parse(text: &str, vars: &BTreeMap<String, String>) -> Result<Manifest, Ma
 fn substitute(v: Value, vars: &BTreeMap<String, String>, at: &str) -> Result<Value, ManifestError> {
     Ok(match v {
         Value::String(s) => Value::String(fill(&s, vars, at)?),
-        Value::Array(a) => {
-            Value::Array(a.into_iter().enumerate().map(|(i, x)| substitute(x, vars, &format!("{at}[{i}]"))).collect::<Result<_, _>>()?)
-        }
+        Value::Array(a) => Value::Array(
+            a.into_iter()
+                .enumerate()
+                .map(|(i, x)| substitute(x, vars, &format!("{at}[{i}]")))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Object(o) => Value::Object(
             o.into_iter()
                 .map(|(k, x)| {
@@ -211,7 +214,9 @@ fn fill(s: &str, vars: &BTreeMap<String, String>, at: &str) -> Result<String, Ma
         let after = &rest[start + 2..];
         let end = after.find('}').ok_or_else(|| ManifestError::Invalid(format!("{at}: unclosed ${{ in {s:?}")))?;
         let name = &after[..end];
-        let value = vars.get(name).ok_or_else(|| ManifestError::UnknownVariable { name: name.to_string(), at: at.to_string() })?;
+        let value = vars
+            .get(name)
+            .ok_or_else(|| ManifestError::UnknownVariable { name: name.to_string(), at: at.to_string() })?;
         out.push_str(value);
         rest = &after[end + 1..];
     }
@@ -236,11 +241,16 @@ impl Manifest {
             for (name, s) in &p.sequences {
                 let comps: Vec<&str> = s.actions.split(',').map(str::trim).collect();
                 if comps.iter().any(|c| c.is_empty()) {
-                    return bad(format!("packages.{pname}.sequences.{name}.actions: empty component in {:?}", s.actions));
+                    return bad(format!(
+                        "packages.{pname}.sequences.{name}.actions: empty component in {:?}",
+                        s.actions
+                    ));
                 }
                 for c in comps {
                     if !c.contains('/') && !local(c) {
-                        return bad(format!("packages.{pname}.sequences.{name}: component {c:?} is not an action of the package"));
+                        return bad(format!(
+                            "packages.{pname}.sequences.{name}: component {c:?} is not an action of the package"
+                        ));
                     }
                 }
             }

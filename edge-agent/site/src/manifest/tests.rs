@@ -7,7 +7,9 @@ use super::*;
 const MANIFEST: &str = include_str!("../../../../actions/manifest.yaml");
 
 fn vars() -> BTreeMap<String, String> {
-    [("MQTT_URL", "mqtt://127.0.0.1:1883"), ("SITE_TZ", "Europe/Rome")].map(|(k, v)| (k.to_string(), v.to_string())).into()
+    [("MQTT_URL", "mqtt://127.0.0.1:1883"), ("SITE_TZ", "Europe/Rome")]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into()
 }
 
 #[test]
@@ -31,7 +33,10 @@ fn the_site_manifest_parses_with_its_variables() {
         (p.rules["record-telemetry"].trigger.as_str(), p.rules["record-telemetry"].action.as_str()),
         ("telemetry", "record-reading")
     );
-    assert_eq!((p.rules["daily-report"].trigger.as_str(), p.rules["daily-report"].action.as_str()), ("daily", "daily-report"));
+    assert_eq!(
+        (p.rules["daily-report"].trigger.as_str(), p.rules["daily-report"].action.as_str()),
+        ("daily", "daily-report")
+    );
 }
 
 #[test]
@@ -49,7 +54,8 @@ fn missing_variables_and_inconsistent_manifests_are_refused() {
     assert!(matches!(parse(&bad_rule, &vars()), Err(ManifestError::Invalid(m)) if m.contains("no-such-action")));
     let bad_trigger = MANIFEST.replace("trigger: daily\n", "trigger: nightly\n");
     assert!(matches!(parse(&bad_trigger, &vars()), Err(ManifestError::Invalid(m)) if m.contains("nightly")));
-    let unknown_key = MANIFEST.replace("runtime: nodejs:20\n        inputs:", "runtime: nodejs:20\n        colour: red\n        inputs:");
+    let unknown_key = MANIFEST
+        .replace("runtime: nodejs:20\n        inputs:", "runtime: nodejs:20\n        colour: red\n        inputs:");
     assert!(matches!(parse(&unknown_key, &vars()), Err(ManifestError::Invalid(m)) if m.contains("colour")));
     assert!(matches!(parse("packages: [1, 2", &vars()), Err(ManifestError::Yaml(_))));
     let relative_feed = MANIFEST.replace("feed: /whisk.system/alarms/alarm", "feed: alarms/alarm");

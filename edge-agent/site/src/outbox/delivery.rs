@@ -76,7 +76,12 @@ pub fn spawn_delivery(store: SiteStore, target: HubTarget, stop: CancellationTok
 /// It never ends on its own: when its HTTP client cannot be built it retries with backoff, and when the
 /// loop panics the panic is caught, logged, counted as a delivery failure (`/metrics`, `last_error`) and
 /// the loop started again after a backoff.
-pub fn spawn_delivery_with(store: SiteStore, target: HubTarget, config: DeliveryConfig, stop: CancellationToken) -> JoinHandle<()> {
+pub fn spawn_delivery_with(
+    store: SiteStore,
+    target: HubTarget,
+    config: DeliveryConfig,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
     let (s, c, st) = (store.clone(), config.clone(), stop.clone());
     tokio::spawn(restarting(store, config, stop, move || run(s.clone(), target.clone(), c.clone(), st.clone())))
 }
@@ -169,7 +174,12 @@ async fn run(store: SiteStore, target: HubTarget, config: DeliveryConfig, stop: 
                 }
                 counters.delivered.fetch_add(n as u64, Ordering::Relaxed);
                 counters.batches.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(records = n, accepted = resp.accepted, replaced = resp.replaced, "batch delivered to the hub");
+                tracing::info!(
+                    records = n,
+                    accepted = resp.accepted,
+                    replaced = resp.replaced,
+                    "batch delivered to the hub"
+                );
                 attempt = 0;
                 batch_size = (batch_size * 2).min(config.batch_size.max(1));
                 continue;
@@ -262,14 +272,15 @@ async fn sleep_or_stop(d: Duration, stop: &CancellationToken) -> bool {
     }
 }
 
-async fn post(client: &reqwest::Client, endpoint: &str, token: &SecretString, batch: &AggregateBatch) -> Result<IngestResponse, Failure> {
-    let resp = client
-        .post(endpoint)
-        .bearer_auth(token.expose_secret())
-        .json(batch)
-        .send()
-        .await
-        .map_err(|e| Failure::Transient { message: format!("hub unreachable: {}", e.without_url()), retry_after: None })?;
+async fn post(
+    client: &reqwest::Client,
+    endpoint: &str,
+    token: &SecretString,
+    batch: &AggregateBatch,
+) -> Result<IngestResponse, Failure> {
+    let resp = client.post(endpoint).bearer_auth(token.expose_secret()).json(batch).send().await.map_err(|e| {
+        Failure::Transient { message: format!("hub unreachable: {}", e.without_url()), retry_after: None }
+    })?;
     let status = resp.status();
     if status.is_success() {
         return resp.json::<IngestResponse>().await.map_err(|e| Failure::Transient {
@@ -277,8 +288,11 @@ async fn post(client: &reqwest::Client, endpoint: &str, token: &SecretString, ba
             retry_after: None,
         });
     }
-    let retry_after =
-        resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok()).map(Duration::from_secs);
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
     let text = resp.text().await.unwrap_or_default();
     if matches!(status, StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY) {
         let refused = serde_json::from_str::<RefusedBatch>(&text).ok();
@@ -290,7 +304,11 @@ async fn post(client: &reqwest::Client, endpoint: &str, token: &SecretString, ba
             .map(|b| {
                 let mut by_index: Vec<(usize, String)> = Vec::new();
                 for r in b.records {
-                    let why = if r.field.is_empty() { format!("{} ({})", r.message, r.reason) } else { format!("{}: {} ({})", r.field, r.message, r.reason) };
+                    let why = if r.field.is_empty() {
+                        format!("{} ({})", r.message, r.reason)
+                    } else {
+                        format!("{}: {} ({})", r.field, r.message, r.reason)
+                    };
                     match by_index.iter_mut().find(|(i, _)| *i == r.index) {
                         Some((_, text)) => text.push_str(&format!("; {why}")),
                         None => by_index.push((r.index, format!("hub answered {status}: {why}"))),
@@ -325,7 +343,11 @@ mod supervision_tests {
     async fn a_panicking_delivery_loop_is_counted_and_started_again() {
         let dir = tempfile::tempdir().unwrap();
         let store = SiteStore::open(dir.path()).unwrap();
-        let config = DeliveryConfig { base_delay: Duration::from_millis(5), max_delay: Duration::from_millis(20), ..Default::default() };
+        let config = DeliveryConfig {
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+            ..Default::default()
+        };
         let runs = Arc::new(AtomicU32::new(0));
         let r = runs.clone();
         let stop = CancellationToken::new();

@@ -22,8 +22,9 @@ pub(crate) fn write_in(txn: &redb::WriteTransaction, ns: &str, readings: &[Readi
     let mut series_seen: HashMap<(u32, &str), Vec<u8>> = HashMap::new();
     let mut buckets: HashMap<i64, u64> = HashMap::new();
     for (index, r) in readings.iter().enumerate() {
-        let series =
-            series_seen.entry((r.datacenter_id, r.metric.as_str())).or_insert_with(|| keys::series_prefix(ns, r.datacenter_id, &r.metric));
+        let series = series_seen
+            .entry((r.datacenter_id, r.metric.as_str()))
+            .or_insert_with(|| keys::series_prefix(ns, r.datacenter_id, &r.metric));
         let key = keys::reading_key(series, r.ts, &r.device);
         if table.get(key.as_slice())?.is_some() {
             summary.duplicates += 1;
@@ -116,7 +117,11 @@ pub fn validate(index: usize, r: &Reading) -> Result<()> {
         return Err(invalid(index, ReadingField::Value, format!("{} is not a finite number", r.value)));
     }
     if !(0..=MAX_TS_MS).contains(&r.ts) {
-        return Err(invalid(index, ReadingField::Ts, format!("{} is outside 0..={MAX_TS_MS} epoch milliseconds", r.ts)));
+        return Err(invalid(
+            index,
+            ReadingField::Ts,
+            format!("{} is outside 0..={MAX_TS_MS} epoch milliseconds", r.ts),
+        ));
     }
     Ok(())
 }
@@ -203,7 +208,8 @@ impl SiteStore {
                 activity.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
             }
             let mut reported = txn.open_table(REPORTED)?;
-            let cutoff_day = chrono::DateTime::from_timestamp_millis(cutoff).map(|d| d.date_naive() - chrono::Days::new(2));
+            let cutoff_day =
+                chrono::DateTime::from_timestamp_millis(cutoff).map(|d| d.date_naive() - chrono::Days::new(2));
             if let Some(cutoff_day) = cutoff_day {
                 let stale = cutoff_day.format("%Y-%m-%d").to_string();
                 reported.retain(|k, _| match ns_of_key(k) {

@@ -135,7 +135,12 @@ fn list_series(txn: &ReadTransaction, ns: &str) -> Result<Vec<(u32, String, Vec<
 }
 
 /// Scans one series over `[bounds[0], bounds[last])`, calling `emit(day index, values)` per day.
-fn scan_series(txn: &ReadTransaction, prefix: &[u8], bounds: &[i64], mut emit: impl FnMut(usize, &mut [f64])) -> Result<()> {
+fn scan_series(
+    txn: &ReadTransaction,
+    prefix: &[u8],
+    bounds: &[i64],
+    mut emit: impl FnMut(usize, &mut [f64]),
+) -> Result<()> {
     let table = txn.open_table(READINGS)?;
     let lo = keys::ts_bound(prefix, bounds[0]);
     let hi = keys::ts_bound(prefix, bounds[bounds.len() - 1]);

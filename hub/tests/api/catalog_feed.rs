@@ -137,7 +137,7 @@ async fn changes_feed_on_couchdb_protocol() {
 
 /// Figures (printed, not asserted beyond correctness): writing 1,000 actions through the entity API,
 /// a new site reading all of them from the feed, and change at the hub → answered longpoll, p50/p99.
-async fn sync_figures(backend: Backend) {
+pub async fn sync_figures(backend: Backend) {
     let hub = catalog_hub(backend).await;
     let site = hub.app.add_site("torino", "Europe/Rome").await;
     let t = Instant::now();
@@ -195,18 +195,6 @@ async fn sync_figures(backend: Backend) {
         "{backend:?}: 1000 actions written in {write_ms} ms (8 at a time), a new site read them from the feed in {sync_ms} ms; change -> longpoll p50 {p50:.1} ms, p99 {p99:.1} ms (40 changes)"
     );
     hub.app.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "figures (~20 s): cargo test -p fogwhisk-hub --test api -- --ignored sync_figures --nocapture"]
-async fn sync_figures_on_the_embedded_store() {
-    sync_figures(Backend::Embedded).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "figures (~20 s): cargo test -p fogwhisk-hub --test api -- --ignored sync_figures --nocapture"]
-async fn sync_figures_on_couchdb_protocol() {
-    sync_figures(Backend::Couch).await;
 }
 
 /// A site's longpoll does not hold the hub's shutdown: it answers at once, empty, at its position.

@@ -137,6 +137,7 @@ async fn changes_feed_on_couchdb_protocol() {
 
 /// Figures (printed, not asserted beyond correctness): writing 1,000 actions through the entity API,
 /// a new site reading all of them from the feed, and change at the hub → answered longpoll, p50/p99.
+#[allow(dead_code)] // run by benches/catalog_sync.rs
 pub async fn sync_figures(backend: Backend) {
     let hub = catalog_hub(backend).await;
     let site = hub.app.add_site("torino", "Europe/Rome").await;

@@ -10,7 +10,6 @@ use common::*;
 use fogwhisk_runtime::{Isolation, RunStatus};
 use serde_json::{json, Value};
 
-const CHART_CAPS: &str = "-all,+setuid,+setgid,+chown,+fowner,+kill";
 const INNER: &str = "FOGWHISK_ATTACKS_UNDER_CHART_CAPS";
 
 fn isolated() -> bool {
@@ -182,20 +181,6 @@ async fn log_flood_is_truncated() {
     t.pool.shutdown().await;
 }
 
-/// Runs `name` again in a child copy of this test binary with only the chart's capabilities.
-fn under_chart_caps(name: &str) {
-    let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new("setpriv")
-        .args(["--inh-caps", "-all", "--bounding-set", CHART_CAPS, "--"])
-        .arg(exe)
-        .args(["--exact", name, "--nocapture", "--test-threads", "1"])
-        .env(INNER, "1")
-        .output()
-        .expect("setpriv runs");
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && text.contains("1 passed"), "{name} under the chart's capabilities:\n{text}");
-}
-
 macro_rules! attack_tests {
     ($($name:ident => $body:ident),* $(,)?) => {$(
         #[tokio::test]
@@ -214,7 +199,7 @@ macro_rules! attack_tests {
                 return;
             }
             $body().await;
-            under_chart_caps(stringify!($name));
+            under_chart_caps(stringify!($name), INNER);
         }
     )*};
 }

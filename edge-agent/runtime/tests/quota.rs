@@ -156,22 +156,7 @@ async function main(p) {
   return { wrote: p.mb, pid: process.pid, path };
 }"#;
 
-const CHART_CAPS: &str = "-all,+setuid,+setgid,+chown,+fowner,+kill";
 const INNER: &str = "FOGWHISK_QUOTA_UNDER_CHART_CAPS";
-
-/// Runs `name` again in a child copy of this test binary with only the chart's capabilities.
-fn under_chart_caps(name: &str) {
-    let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new("setpriv")
-        .args(["--inh-caps", "-all", "--bounding-set", CHART_CAPS, "--"])
-        .arg(exe)
-        .args(["--exact", name, "--nocapture", "--test-threads", "1"])
-        .env(INNER, "1")
-        .output()
-        .expect("setpriv runs");
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && text.contains("1 passed"), "{name} under the chart's capabilities:\n{text}");
-}
 
 /// As root, then (when isolated) again with only the chart's capabilities: the agent measures as the process's
 /// uid, since it cannot read into a runtime folder without DAC capabilities.
@@ -185,7 +170,7 @@ async fn a_process_beyond_its_scratch_space_is_killed_with_a_clear_error() {
     scratch_bound().await;
     let isolated = matches!(Isolation::detect(), Isolation::Separate { .. });
     if isolated && std::env::var_os(INNER).is_none() {
-        under_chart_caps("a_process_beyond_its_scratch_space_is_killed_with_a_clear_error");
+        under_chart_caps("a_process_beyond_its_scratch_space_is_killed_with_a_clear_error", INNER);
     }
 }
 

@@ -112,3 +112,21 @@ pub fn pid_alive(pid: u64) -> bool {
 pub fn log_texts(lines: &[String]) -> Vec<String> {
     lines.iter().map(|l| l[31..].to_string()).collect()
 }
+
+/// The edge chart's capabilities (uid 0 with only these), as `setpriv --bounding-set` takes them.
+pub const CHART_CAPS: &str = "-all,+setuid,+setgid,+chown,+fowner,+kill";
+
+/// Runs test `name` again in a child copy of this test binary with only the chart's capabilities; `inner` is
+/// set in its environment so that the copy knows it is the copy.
+pub fn under_chart_caps(name: &str, inner: &str) {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--inh-caps", "-all", "--bounding-set", CHART_CAPS, "--"])
+        .arg(exe)
+        .args(["--exact", name, "--nocapture", "--test-threads", "1"])
+        .env(inner, "1")
+        .output()
+        .expect("setpriv runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains("1 passed"), "{name} under the chart's capabilities:\n{text}");
+}

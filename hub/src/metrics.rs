@@ -133,6 +133,12 @@ impl Metrics {
 
 /// `GET /metrics`.
 pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
+    // Queue depth and lag as the store has them now, not as the writer last saw them (it may be in a long
+    // backoff while InfluxDB is down and records keep arriving).
+    let store = state.store.clone();
+    if let Ok(Ok((depth, oldest))) = tokio::task::spawn_blocking(move || store.queue_status()).await {
+        state.metrics.set_queue(depth, oldest);
+    }
     let body = state.metrics.encode();
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
 }

@@ -16,6 +16,17 @@ async fn feed(hub: &CatalogHub, token: &str, query: &str) -> Value {
     body
 }
 
+/// A longpoll from `since` with `token`, in its own task: the page and when it was answered.
+fn longpoll(hub: &CatalogHub, token: &str, since: &str) -> tokio::task::JoinHandle<(Value, Instant)> {
+    let url = format!("{}/api/v1/catalog/_changes?feed=longpoll&since={since}", hub.app.base);
+    let token = token.to_string();
+    tokio::spawn(async move {
+        let page: Value =
+            reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+        (page, Instant::now())
+    })
+}
+
 fn ids(page: &Value) -> Vec<String> {
     page["results"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
 }
@@ -53,28 +64,15 @@ async fn changes_feed(backend: Backend) {
     assert!((350..5000).contains(&idle_ms), "an idle longpoll of 400 ms took {idle_ms} ms");
 
     // A longpoll waiting from `since` returns with the next change.
-    let waiting = {
-        let (url, token, since) = (hub.app.base.clone(), site.clone(), since.clone());
-        tokio::spawn(async move {
-            let t = Instant::now();
-            let page: Value = reqwest::Client::new()
-                .get(format!("{url}/api/v1/catalog/_changes?feed=longpoll&since={since}"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            (page, t.elapsed())
-        })
-    };
+    let asked = Instant::now();
+    let waiting = longpoll(&hub, &site, &since);
     tokio::time::sleep(Duration::from_millis(300)).await; // let the longpoll start waiting first
     let t = Instant::now();
     let update = json!({"parameters": [{"key": "site", "value": "all"}]});
     assert_eq!(hub.edit(Method::PUT, "/namespaces/_/actions/probe?overwrite=true", Some(update)).await.0, 200);
-    let (woken, waited) =
+    let (woken, answered) =
         tokio::time::timeout(Duration::from_secs(8), waiting).await.expect("longpoll returns").unwrap();
+    let waited = answered.duration_since(asked);
     println!(
         "{backend:?}: change at the hub -> longpoll answered in {} ms (waited {} ms)",
         t.elapsed().as_millis(),
@@ -166,21 +164,7 @@ pub async fn sync_figures(backend: Backend) {
     assert_eq!(seen.len(), 1000);
     let mut lat = Vec::new();
     for i in 0..40 {
-        let waiting = {
-            let (url, token, since) = (hub.app.base.clone(), site.clone(), since.clone());
-            tokio::spawn(async move {
-                let page: Value = reqwest::Client::new()
-                    .get(format!("{url}/api/v1/catalog/_changes?feed=longpoll&since={since}"))
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                (page, Instant::now())
-            })
-        };
+        let waiting = longpoll(&hub, &site, &since);
         tokio::time::sleep(Duration::from_millis(20)).await; // let the longpoll start waiting first
         let t = Instant::now();
         let body = json!({"parameters": [{"key": "i", "value": i}]});

@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod builtin;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod devices;

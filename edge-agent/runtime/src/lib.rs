@@ -8,11 +8,14 @@
 //!   memory watchdog, kill of its process group.
 //! - [`logs`]: per-process stdout/stderr capture split into activations by the sentinel lines.
 //! - [`protocol`]: the `/init` and `/run` request bodies and how replies map to [`RunStatus`].
+//! - [`backend`]: the container backend seam ([`backend::Backend`], [`backend::Container`]); local processes
+//!   are one implementation.
 //! - [`pool`]: the warm pool ([`Pool`]): reuse, stem cells, memory budget, idle eviction.
 //!
 //! The runner programs themselves (`runtimes/nodejs/runner.js`, `runtimes/python/runner.py`) are embedded
 //! with `include_str!` and written into the pool's work folder at start.
 
+pub mod backend;
 pub mod config;
 pub mod error;
 pub mod kind;

@@ -23,6 +23,13 @@ impl Default for Restart {
     }
 }
 
+impl Restart {
+    /// The delay that follows `delay` after another failure: twice as long, at most `max`.
+    pub fn after(&self, delay: Duration) -> Duration {
+        (delay * 2).min(self.max)
+    }
+}
+
 /// Why one run of a task failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -80,7 +87,7 @@ where
             _ = tokio::time::sleep(delay) => {}
             _ = stop.cancelled() => return None,
         }
-        delay = (delay * 2).min(policy.max);
+        delay = policy.after(delay);
     }
 }
 

@@ -43,6 +43,7 @@ pub trait Backend: Send + Sync {
 /// Today's backend: runtime processes on this host ([`RuntimeProcess`]), speaking `protocol`.
 #[derive(Debug, Clone, Copy)]
 pub struct LocalProcesses {
+    /// How the agent talks to them: the framed protocol of our own runners, or HTTP.
     pub protocol: Protocol,
 }
 

@@ -5,4 +5,4 @@
 pub mod pull;
 pub mod store;
 
-pub use store::{CatalogMirror, MirrorError};
+pub use store::CatalogMirror;

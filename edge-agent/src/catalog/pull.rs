@@ -3,17 +3,17 @@
 //! hub is unreachable. Stops when its token is cancelled.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::store::{Applied, CatalogMirror, MirrorChange, MirrorError};
+use fogwhisk_shutdown::Restart;
+
+use super::store::{Applied, CatalogMirror, MirrorChange};
+use crate::store::StoreError;
 
 /// Changes asked per page.
 pub const PAGE_LIMIT: usize = 500;
-/// Longest backoff after a failed poll.
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// A poll failed.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +26,10 @@ pub enum PullError {
     Malformed(&'static str),
     /// The local store failed.
     #[error(transparent)]
-    Store(#[from] MirrorError),
+    Store(#[from] StoreError),
+    /// The blocking task that applies a page panicked.
+    #[error("applying a catalog page failed: {0}")]
+    Apply(#[from] tokio::task::JoinError),
 }
 
 /// One parsed feed answer.
@@ -103,16 +106,15 @@ impl Puller {
         }
         let caught_up = page.changes.len() < PAGE_LIMIT;
         let mirror = Arc::clone(&self.mirror);
-        let applied = tokio::task::spawn_blocking(move || mirror.apply(&page.changes, &page.last_seq, caught_up))
-            .await
-            .map_err(|_| PullError::Malformed("apply task panicked"))??;
+        let applied =
+            tokio::task::spawn_blocking(move || mirror.apply(&page.changes, &page.last_seq, caught_up)).await??;
         Ok(applied)
     }
 
-    /// Polls until `stop`, calling `on_change` with the ids of each commit; backs off (doubling from
-    /// `base`) while polls fail.
-    pub async fn run(self, stop: CancellationToken, base: Duration, on_change: impl Fn(&Applied) + Send) {
-        let mut delay = base;
+    /// Polls until `stop`, calling `on_change` with the ids of each commit; backs off by `backoff` while
+    /// polls fail.
+    pub async fn run(self, stop: CancellationToken, backoff: Restart, on_change: impl Fn(&Applied) + Send) {
+        let mut delay = backoff.min;
         loop {
             let outcome = tokio::select! {
                 () = stop.cancelled() => return,
@@ -120,7 +122,7 @@ impl Puller {
             };
             match outcome {
                 Ok(applied) => {
-                    delay = base;
+                    delay = backoff.min;
                     if !applied.changed.is_empty() {
                         on_change(&applied);
                     }
@@ -134,7 +136,7 @@ impl Puller {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(delay) => {}
             }
-            delay = (delay * 2).min(BACKOFF_MAX);
+            delay = backoff.after(delay);
         }
     }
 }

@@ -7,6 +7,8 @@ use std::path::Path;
 use redb::{Database, ReadableTable, TableDefinition};
 use serde_json::Value;
 
+use crate::store::StoreError;
+
 const DOCS: TableDefinition<&str, &[u8]> = TableDefinition::new("catalog_docs");
 const SHADOW: TableDefinition<&str, &[u8]> = TableDefinition::new("catalog_shadow");
 const META: TableDefinition<&str, &str> = TableDefinition::new("catalog_meta");
@@ -14,22 +16,6 @@ const META: TableDefinition<&str, &str> = TableDefinition::new("catalog_meta");
 const CHECKPOINT: &str = "checkpoint";
 /// Set while a resync fills the shadow table: its position.
 const SHADOW_CHECKPOINT: &str = "shadow_checkpoint";
-
-/// The mirror store failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MirrorError {
-    /// redb failed.
-    #[error("catalog mirror store: {0}")]
-    Db(String),
-    /// A stored document is not JSON.
-    #[error("catalog mirror document {0:?} is corrupt")]
-    Corrupt(String),
-}
-
-macro_rules! db_err {
-    ($($t:ty),*) => { $(impl From<$t> for MirrorError { fn from(e: $t) -> Self { MirrorError::Db(e.to_string()) } })* };
-}
-db_err!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
 
 /// One change of a feed page, as the mirror needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,8 +48,9 @@ fn rev(doc: &Value) -> Option<&str> {
 
 impl CatalogMirror {
     /// Opens (creating) `<data>/catalog.redb`.
-    pub fn open(path: &Path) -> Result<Self, MirrorError> {
-        let db = Database::create(path)?;
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db =
+            Database::create(path).map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
         let tx = db.begin_write()?;
         tx.open_table(DOCS)?;
         tx.open_table(SHADOW)?;
@@ -73,7 +60,7 @@ impl CatalogMirror {
     }
 
     /// The position to resume from: the resync's while one is under way, else the checkpoint (`None`: start).
-    pub fn resume_from(&self) -> Result<Option<String>, MirrorError> {
+    pub fn resume_from(&self) -> Result<Option<String>, StoreError> {
         let tx = self.db.begin_read()?;
         let meta = tx.open_table(META)?;
         let shadow = meta.get(SHADOW_CHECKPOINT)?.map(|v| v.value().to_string());
@@ -81,21 +68,21 @@ impl CatalogMirror {
     }
 
     /// The committed checkpoint of the live copy.
-    pub fn checkpoint(&self) -> Result<Option<String>, MirrorError> {
+    pub fn checkpoint(&self) -> Result<Option<String>, StoreError> {
         let tx = self.db.begin_read()?;
         let meta = tx.open_table(META)?;
         Ok(meta.get(CHECKPOINT)?.map(|v| v.value().to_string()))
     }
 
     /// True while a resync is filling the shadow table.
-    pub fn resyncing(&self) -> Result<bool, MirrorError> {
+    pub fn resyncing(&self) -> Result<bool, StoreError> {
         let tx = self.db.begin_read()?;
         Ok(tx.open_table(META)?.get(SHADOW_CHECKPOINT)?.is_some())
     }
 
     /// Starts a resync (the hub said `reset`, or its epoch changed): empties the shadow table. The live copy
     /// and its checkpoint stay until [`apply`](Self::apply) swaps.
-    pub fn begin_resync(&self) -> Result<(), MirrorError> {
+    pub fn begin_resync(&self) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         tx.delete_table(SHADOW)?;
         tx.open_table(SHADOW)?;
@@ -107,7 +94,7 @@ impl CatalogMirror {
     /// Applies one feed page and its `last_seq` in one transaction: into the shadow table while resyncing
     /// (swapping it in when `caught_up`), else into the live table. A document whose stored `_rev` is the
     /// same is skipped, so replays are harmless.
-    pub fn apply(&self, changes: &[MirrorChange], last_seq: &str, caught_up: bool) -> Result<Applied, MirrorError> {
+    pub fn apply(&self, changes: &[MirrorChange], last_seq: &str, caught_up: bool) -> Result<Applied, StoreError> {
         let tx = self.db.begin_write()?;
         let resync = tx.open_table(META)?.get(SHADOW_CHECKPOINT)?.is_some();
         let mut out = Applied::default();
@@ -124,7 +111,8 @@ impl CatalogMirror {
                         if stored_rev.is_some() && stored_rev.as_deref() == rev(doc) {
                             continue;
                         }
-                        let bytes = serde_json::to_vec(doc).map_err(|_| MirrorError::Corrupt(c.id.clone()))?;
+                        let bytes = serde_json::to_vec(doc)
+                            .map_err(|source| StoreError::Corrupt { key: c.id.clone(), source })?;
                         table.insert(c.id.as_str(), bytes.as_slice())?;
                     }
                     _ => {
@@ -175,17 +163,19 @@ impl CatalogMirror {
     }
 
     /// One live document by id.
-    pub fn get(&self, id: &str) -> Result<Option<Value>, MirrorError> {
+    pub fn get(&self, id: &str) -> Result<Option<Value>, StoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(DOCS)?;
         match table.get(id)? {
             None => Ok(None),
-            Some(v) => serde_json::from_slice(v.value()).map(Some).map_err(|_| MirrorError::Corrupt(id.into())),
+            Some(v) => serde_json::from_slice(v.value())
+                .map(Some)
+                .map_err(|source| StoreError::Corrupt { key: id.into(), source }),
         }
     }
 
     /// Every live document id, in order.
-    pub fn ids(&self) -> Result<Vec<String>, MirrorError> {
+    pub fn ids(&self) -> Result<Vec<String>, StoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(DOCS)?;
         let mut out = Vec::new();
